@@ -1,0 +1,45 @@
+# Loupe. A fresh machine needs only `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8000
+EMULATOR_PORT ?= 8765
+export PORT EMULATOR_PORT
+
+.PHONY: install run emulate worker test lint format bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+## Serve on http://127.0.0.1:$(PORT): web + Celery worker (+ the emulator when no key is set).
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py ensure_local_account
+	./scripts/run-local.sh
+
+## Only the provider emulator, on $(EMULATOR_PORT).
+emulate: install
+	$(BIN)/python -m webapp.emulator --host 127.0.0.1 --port $(EMULATOR_PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy webapp tests bench
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install lint
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf var/broker var/media var/staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The embedded mode: a real Celery worker and the web server, plus the provider
+# emulator when no provider key is set. Ctrl-C stops all of them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+PORT="${PORT:-8000}"
+EMULATOR_PORT="${EMULATOR_PORT:-8765}"
+
+pids=()
+stop_all() {
+  trap - INT TERM EXIT
+  echo
+  echo "Stopping Loupe..."
+  kill "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+}
+trap stop_all INT TERM EXIT
+
+if [ -z "${IQS_API_KEY:-}" ]; then
+  export EMULATOR_URL="http://127.0.0.1:${EMULATOR_PORT}"
+  # The emulator serves its images on loopback; this is the only address opened.
+  export FETCH_PRIVATE_ALLOWLIST="${FETCH_PRIVATE_ALLOWLIST:+$FETCH_PRIVATE_ALLOWLIST,}127.0.0.1:${EMULATOR_PORT}"
+  "$BIN/python" -m webapp.emulator --host 127.0.0.1 --port "$EMULATOR_PORT" &
+  pids+=($!)
+  echo "No IQS_API_KEY: web searches go to the offline emulator on ${EMULATOR_URL}."
+fi
+
+"$BIN/celery" -A webapp worker --loglevel INFO --concurrency 2 --without-gossip --without-mingle &
+pids+=($!)
+
+"$BIN/gunicorn" webapp.wsgi --bind "127.0.0.1:${PORT}" --workers 2 --threads 4 \
+  --access-logfile - --graceful-timeout 5 &
+pids+=($!)
+
+echo "Loupe is on http://127.0.0.1:${PORT}/  (Ctrl-C stops it)"
+wait -n "${pids[@]}"

@@ -1,0 +1,161 @@
+"""The pieces every emulated API shares: request, response, route, state, faults.
+
+Each API module (iqs.py, images.py, ...) exposes ``ROUTES`` and ``FAULTS`` and
+builds ``Response`` objects from ``Request`` objects; only server.py speaks
+sockets. That keeps an API module readable next to the vendor's document.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_LOGGED_REQUESTS = 500  # a long manual session must not grow without bound
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the emulator received, as tests want to inspect it."""
+
+    method: str
+    path: str
+    query_string: str
+    headers: dict[str, str]
+    body: bytes
+    json: Any  # the parsed JSON body, or None when there was none or it was not JSON
+
+    def header(self, name: str) -> str:
+        return _header(self.headers, name)
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    base_url: str  # scheme://host:port the client used, for URLs we hand back
+    state: EmulatorState
+    match: re.Match[str]
+
+    def header(self, name: str) -> str:
+        return _header(self.headers, name)
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+    disconnect: bool = False  # drop the connection without answering (fault)
+
+
+Handler = Callable[[Request], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+def route(method: str, pattern: str, handler: Handler) -> Route:
+    return Route(method, re.compile(pattern), handler)
+
+
+def json_response(status: int, payload: object, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    return Response(status=status, body=body, headers=headers or {})
+
+
+def _header(headers: dict[str, str], name: str) -> str:
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), "")
+
+
+# --- faults -------------------------------------------------------------------------
+
+
+@dataclass
+class Fault:
+    name: str
+    remaining: int | None  # requests still to fault; None = until cleared
+    delay: float | None = None  # for "slow"
+
+
+class FaultBoard:
+    """At most one active fault per emulated API, shared by every handler thread."""
+
+    def __init__(self, known: dict[str, frozenset[str]]) -> None:
+        self._known = known
+        self._active: dict[str, Fault] = {}
+        self._lock = threading.Lock()
+
+    def set(
+        self, name: str, count: int | None = None, *, delay: float | None = None, api: str = "iqs"
+    ) -> None:
+        if name not in self._known.get(api, frozenset()):
+            raise ValueError(f"unknown fault {name!r} for api {api!r}")
+        if count is not None and count < 1:
+            raise ValueError("count must be at least 1, or None for until cleared")
+        if delay is not None and not 0 <= delay <= 600:
+            raise ValueError("delay must be between 0 and 600 seconds")
+        with self._lock:
+            self._active[api] = Fault(name, count, delay)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._active.clear()
+
+    def take(self, api: str) -> Fault | None:
+        """The fault this request must suffer, if any; counts it down."""
+        with self._lock:
+            fault = self._active.get(api)
+            if fault is None:
+                return None
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    del self._active[api]
+            return Fault(fault.name, fault.remaining, fault.delay)
+
+    def describe(self) -> dict[str, dict[str, object]]:
+        with self._lock:
+            return {
+                api: {"fault": f.name, "remaining": f.remaining, "delay": f.delay}
+                for api, f in self._active.items()
+            }
+
+
+# --- state ------------------------------------------------------------------------------
+
+
+class EmulatorState:
+    """What outlives one request: faults, the request log, and the stop signal."""
+
+    def __init__(self, known_faults: dict[str, frozenset[str]], *, verbose: bool = False) -> None:
+        self.faults = FaultBoard(known_faults)
+        self.stopping = threading.Event()  # wakes "slow" sleepers when the server stops
+        self.verbose = verbose
+        self._log: deque[RecordedRequest] = deque(maxlen=MAX_LOGGED_REQUESTS)
+        self._log_lock = threading.Lock()
+
+    def record(self, entry: RecordedRequest) -> None:
+        with self._log_lock:
+            self._log.append(entry)
+
+    def requests(self) -> list[RecordedRequest]:
+        with self._log_lock:
+            return list(self._log)
+
+    def clear_requests(self) -> None:
+        with self._log_lock:
+            self._log.clear()

@@ -1,0 +1,255 @@
+"""The emulator's HTTP server: sockets, routing, the request log and fault control.
+
+One module per emulated API (iqs.py, images.py, pages.py) contributes
+``ROUTES`` and ``FAULTS``; adding an API means adding a module and listing it
+in ``API_MODULES``. Runs in a daemon thread for tests (``start_emulator``) or
+in the foreground (``python -m webapp.emulator``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import threading
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import ModuleType
+from urllib.parse import parse_qsl, urlsplit
+
+from webapp.emulator import images, iqs, pages
+from webapp.emulator.core import (
+    EmulatorState,
+    RecordedRequest,
+    Request,
+    Response,
+    Route,
+    json_response,
+    route,
+)
+
+MAX_BODY_BYTES = 1024 * 1024
+CONTROL_PREFIX = "/_emulator/"
+_HOST_HEADER = re.compile(r"^(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
+
+# Which fault names each API accepts (the key is the "api" of a fault request).
+API_MODULES: dict[str, ModuleType] = {"iqs": iqs, "images": images, "pages": pages}
+
+
+# --- fault control and index ---------------------------------------------------------------
+
+
+def handle_set_fault(request: Request) -> Response:
+    try:
+        spec = json.loads(request.body)
+        request.state.faults.set(
+            spec["fault"], spec.get("count"), delay=spec.get("delay"), api=spec.get("api", "iqs")
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return json_response(400, {"error": f"bad fault request: {exc}"})
+    return json_response(200, {"faults": request.state.faults.describe()})
+
+
+def handle_clear_faults(request: Request) -> Response:
+    request.state.faults.clear()
+    return json_response(200, {"faults": {}})
+
+
+def handle_list_faults(request: Request) -> Response:
+    known = {api: sorted(module.FAULTS) for api, module in API_MODULES.items() if module.FAULTS}
+    return json_response(200, {"faults": request.state.faults.describe(), "known": known})
+
+
+def handle_index(request: Request) -> Response:
+    lines = [
+        "Loupe emulator: stands in for the providers' APIs, offline.",
+        "POST /search/multimodal        IQS MultimodalSearch (try 'lion', '狮子', anything)",
+        "GET  /images/<id>.jpg?w=&h=    generated pictures (broken, truncated, missing)",
+        "GET|POST|DELETE /_emulator/faults   fault injection: {'fault': name, 'count': n}",
+        "Query prefix for demos: 'emulate:<fault> lion'. IQS faults: "
+        + ", ".join(sorted(iqs.FAULTS)),
+    ]
+    return Response(body="\n".join(lines).encode("utf-8"), content_type="text/plain; charset=utf-8")
+
+
+CONTROL_ROUTES: list[Route] = [
+    route("GET", r"/", handle_index),
+    route("GET", r"/_emulator/faults", handle_list_faults),
+    route("POST", r"/_emulator/faults", handle_set_fault),
+    route("DELETE", r"/_emulator/faults", handle_clear_faults),
+]
+ROUTES: list[Route] = CONTROL_ROUTES + [r for m in API_MODULES.values() for r in m.ROUTES]
+
+
+# --- the socket side ---------------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a "slow" answer must never keep the process alive
+
+    def __init__(self, address: tuple[str, int], state: EmulatorState) -> None:
+        super().__init__(address, _Handler)
+        self.state = state
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like the real gateway
+    server_version = "LoupeEmulator/1"
+    sys_version = ""
+    disable_nagle_algorithm = True  # headers and body go out in two writes
+    timeout = 60  # idle keep-alive connections do not hold a thread for ever
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
+        if self.server.state.verbose:
+            super().log_message(format, *args)
+
+    def _dispatch(self, method: str) -> None:
+        parts = urlsplit(self.path)
+        headers = dict(self.headers.items())
+        body = self._read_body()
+        if body is None:
+            self.close_connection = True
+            self._send(json_response(413, {"error": "request body too large"}), method)
+            return
+        if not parts.path.startswith(CONTROL_PREFIX):
+            self.server.state.record(
+                RecordedRequest(method, parts.path, parts.query, headers, body, _json_or_none(body))
+            )
+        self._send(self._answer(method, parts.path, parts.query, headers, body), method)
+
+    def _answer(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+    ) -> Response:
+        wanted = "GET" if method == "HEAD" else method
+        path_matched = False
+        for candidate in ROUTES:
+            match = candidate.pattern.fullmatch(path)
+            if match is None:
+                continue
+            path_matched = True
+            if candidate.method == wanted:
+                request = Request(
+                    method, path, dict(parse_qsl(query)), headers, body,
+                    self._base_url(), self.server.state, match,
+                )  # fmt: skip
+                return self._run(candidate, request)
+        if path_matched:
+            return json_response(405, {"error": f"{method} is not allowed on {path}"})
+        return json_response(404, {"error": f"nothing emulated at {path}"})
+
+    def _run(self, candidate: Route, request: Request) -> Response:
+        try:
+            return candidate.handler(request)
+        except Exception:  # a bug in an emulated API must answer 500, not kill the thread
+            traceback.print_exc(file=sys.stderr)
+            return Response(status=500, body=b"emulator error", content_type="text/plain")
+
+    def _read_body(self) -> bytes | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            return None
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _base_url(self) -> str:
+        """Where the client reached us, so the URLs we hand out work for it."""
+        host = self.headers.get("Host", "").strip()
+        if not _HOST_HEADER.fullmatch(host):
+            bound_host, port = self.server.server_address[:2]
+            host = f"{_reachable(str(bound_host))}:{port}"
+        return f"http://{host}"
+
+    def _send(self, response: Response, method: str) -> None:
+        if response.disconnect:
+            self.close_connection = True  # the socket closes with nothing sent
+            return
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if method != "HEAD":
+            self.wfile.write(response.body)
+
+
+def _json_or_none(body: bytes) -> object:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return None
+
+
+def _reachable(host: str) -> str:
+    return "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104 (a listen-all address)
+
+
+# --- the handle tests and __main__ use -------------------------------------------------------
+
+
+class EmulatorHandle:
+    """A running emulator: where it listens, its faults and what it received."""
+
+    def __init__(self, server: _Server, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+        self.host = _reachable(str(server.server_address[0]))
+        self.port = int(server.server_address[1])
+        self.url = f"http://{self.host}:{self.port}"
+
+    @property
+    def state(self) -> EmulatorState:
+        return self._server.state
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self.state.requests()
+
+    def set_fault(
+        self, name: str, count: int | None = None, *, delay: float | None = None, api: str = "iqs"
+    ) -> None:
+        self.state.faults.set(name, count, delay=delay, api=api)
+
+    def clear_faults(self) -> None:
+        self.state.faults.clear()
+
+    def clear_requests(self) -> None:
+        self.state.clear_requests()
+
+    def reset(self) -> None:
+        self.clear_faults()
+        self.clear_requests()
+
+    def wait(self) -> None:
+        """Block until stopped (the foreground mode)."""
+        while self._thread.is_alive():
+            self._thread.join(0.5)  # short joins keep Ctrl-C responsive
+
+    def stop(self) -> None:
+        self.state.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+def start_emulator(
+    host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False
+) -> EmulatorHandle:
+    """Start serving in a daemon thread; port 0 picks a free port."""
+    known = {api: module.FAULTS for api, module in API_MODULES.items()}
+    server = _Server((host, port), EmulatorState(known, verbose=verbose))
+    thread = threading.Thread(target=server.serve_forever, name="loupe-emulator", daemon=True)
+    thread.start()
+    return EmulatorHandle(server, thread)

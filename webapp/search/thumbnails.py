@@ -1,0 +1,136 @@
+"""Fetch each result's image once, safely, and keep a small thumbnail of it.
+
+Images are fetched concurrently in a bounded thread pool (network waits and
+Pillow's decoding both release the GIL); all database writes stay on the
+calling thread, so no thread needs its own database connection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from django.conf import settings
+from django.utils import timezone
+
+from webapp.imaging.safe_fetch import FetchError, fetch_url, make_fetch_client
+from webapp.imaging.thumbnails import ImageTooLarge, NotAnImage, make_thumbnail
+from webapp.search.models import Thumbnail
+
+logger = logging.getLogger(__name__)
+
+
+def url_hash(image_url: str) -> str:
+    return hashlib.sha256(image_url.encode()).hexdigest()
+
+
+def thumbnail_relative_path(digest: str, extension: str = "jpg") -> str:
+    # Two-level fan-out keeps directories small on big installations.
+    return f"thumbs/{digest[:2]}/{digest}.{extension}"
+
+
+def thumbnails_for_urls(image_urls: Iterable[str]) -> dict[str, Thumbnail]:
+    """The Thumbnail row for each URL, creating pending ones that are missing."""
+    by_hash = {url_hash(url): url for url in image_urls}
+    existing = {t.url_hash: t for t in Thumbnail.objects.filter(url_hash__in=by_hash)}
+    missing = [Thumbnail(url_hash=h, image_url=u) for h, u in by_hash.items() if h not in existing]
+    if missing:
+        # ignore_conflicts: another worker may create the same row meanwhile.
+        Thumbnail.objects.bulk_create(missing, ignore_conflicts=True)
+        existing = {t.url_hash: t for t in Thumbnail.objects.filter(url_hash__in=by_hash)}
+    return {url: existing[h] for h, url in by_hash.items()}
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    thumbnail_id: int
+    ok: bool
+    file: str = ""
+    width: int | None = None
+    height: int | None = None
+    thumb_width: int | None = None
+    thumb_height: int | None = None
+    source_format: str = ""
+    error_code: str = ""
+    error_message: str = ""
+
+
+def _fetch_one(thumbnail: Thumbnail, client: httpx.Client) -> _Outcome:
+    try:
+        fetched = fetch_url(
+            thumbnail.image_url,
+            max_bytes=settings.FETCH_MAX_BYTES or 15 * 1024 * 1024,
+            timeout=settings.FETCH_TIMEOUT_SECONDS,
+            allowlist=settings.FETCH_PRIVATE_ALLOWLIST,
+            client=client,
+        )
+        thumb = make_thumbnail(fetched.content, max_side=settings.THUMBNAIL_MAX_SIDE)
+    except (FetchError, NotAnImage, ImageTooLarge) as exc:
+        code = getattr(exc, "code", type(exc).__name__)
+        message = getattr(exc, "message", str(exc))
+        return _Outcome(thumbnail.pk, ok=False, error_code=code, error_message=message[:300])
+    relative = thumbnail_relative_path(thumbnail.url_hash, thumb.extension)
+    target = Path(settings.MEDIA_ROOT) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(thumb.data)
+    return _Outcome(
+        thumbnail.pk,
+        ok=True,
+        file=relative,
+        width=thumb.width,
+        height=thumb.height,
+        thumb_width=thumb.thumb_width,
+        thumb_height=thumb.thumb_height,
+        source_format=thumb.source_format,
+    )
+
+
+def _fetch_safely(thumbnail: Thumbnail, client: httpx.Client) -> _Outcome:
+    """One image's failure must never stop the others."""
+    try:
+        return _fetch_one(thumbnail, client)
+    except Exception:
+        logger.exception("thumbnail failed for %s", thumbnail.pk)
+        return _Outcome(
+            thumbnail.pk, ok=False, error_code="internal", error_message="Could not process."
+        )
+
+
+def _save_outcome(outcome: _Outcome) -> None:
+    fields = {
+        "state": Thumbnail.State.READY if outcome.ok else Thumbnail.State.UNAVAILABLE,
+        "file": outcome.file,
+        "width": outcome.width,
+        "height": outcome.height,
+        "thumb_width": outcome.thumb_width,
+        "thumb_height": outcome.thumb_height,
+        "source_format": outcome.source_format,
+        "error_code": outcome.error_code,
+        "error_message": outcome.error_message,
+        "fetched_at": timezone.now(),
+    }
+    Thumbnail.objects.filter(pk=outcome.thumbnail_id).update(**fields)
+
+
+def thumbnails_fetch(*, thumbnails: Iterable[Thumbnail]) -> int:
+    """Fetch and store every pending thumbnail given; return how many became ready.
+
+    Safe to run twice: only rows still pending are fetched.
+    """
+    pending = {t.pk: t for t in thumbnails if t.state == Thumbnail.State.PENDING}
+    if not pending:
+        return 0
+    workers = min(settings.THUMBNAIL_CONCURRENCY or 8, len(pending))
+    ready = 0
+    with make_fetch_client() as client, ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_fetch_safely, t, client) for t in pending.values()]
+        for future in futures:
+            outcome = future.result()
+            _save_outcome(outcome)
+            ready += outcome.ok
+    return ready

@@ -1,0 +1,123 @@
+"""Pages: the search form, a search's gallery, history, and thumbnails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from webapp.search import services
+from webapp.search.forms import ResultFilterForm, SearchForm
+from webapp.search.models import Search, Thumbnail
+from webapp.search.provider_registry import provider_infos
+from webapp.search.selectors import result_sites, search_history_for, search_results
+
+THUMBNAIL_CACHE_SECONDS = 365 * 24 * 3600  # thumbnails never change for a URL hash
+
+
+def _get_search_for_user(request: HttpRequest, pk: int) -> Search:
+    """The user's own search, or 404: strangers can't even learn it exists."""
+    return get_object_or_404(Search, pk=pk, user=request.user)
+
+
+def _home_context(request: HttpRequest, form: SearchForm) -> dict[str, object]:
+    return {
+        "form": form,
+        "providers": provider_infos(),
+        "recent": search_history_for(user=request.user)[:6],  # type: ignore[arg-type]
+    }
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(initial={"query": request.GET.get("q", "")})
+    return render(request, "search/home.html", _home_context(request, form))
+
+
+@require_POST
+def search_submit(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.POST)
+    if form.is_valid():
+        try:
+            search = services.search_create(
+                user=request.user,  # type: ignore[arg-type]
+                query=form.cleaned_data["query"],
+                provider=form.cleaned_data["provider"] or "iqs",
+                exclude_sites=form.cleaned_data["exclude_sites"],
+            )
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                for message in messages:
+                    form.add_error(field if field in form.fields else None, message)
+        else:
+            return redirect("search:detail", pk=search.pk)
+    return render(request, "search/home.html", _home_context(request, form), status=400)
+
+
+@require_GET
+def search_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    search = _get_search_for_user(request, pk)
+    filter_form = ResultFilterForm(request.GET or None)
+    context = {
+        "search": search,
+        "results": search_results(search=search, filters=filter_form.filters()),
+        "filter_form": filter_form,
+        "filters": filter_form.filters(),
+        "sites": result_sites(search=search),
+        "rerun_form": SearchForm(
+            initial={"query": search.query, "exclude_sites": search.exclude_sites}
+        ),
+    }
+    if request.htmx:
+        # Polling stops by itself: the last partial answers 286.
+        response_class = HttpResponseStopPolling if search.is_finished else HttpResponse
+        html = render(request, "search/detail.html#results", context).content
+        return response_class(html)
+    return render(request, "search/detail.html", context)
+
+
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    page = Paginator(search_history_for(user=request.user), 25).get_page(  # type: ignore[arg-type]
+        request.GET.get("page")
+    )
+    return render(request, "search/history.html", {"page": page})
+
+
+@require_POST
+def search_rerun(request: HttpRequest, pk: int) -> HttpResponse:
+    search = _get_search_for_user(request, pk)
+    try:
+        fresh = services.search_rerun(search=search)
+    except ValidationError:
+        # Input that was valid once can only fail if the rules tightened since.
+        return redirect(f"/?q={search.query}")
+    return redirect("search:detail", pk=fresh.pk)
+
+
+@require_POST
+def search_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    search = _get_search_for_user(request, pk)
+    services.search_delete(search=search)
+    if request.htmx:
+        return HttpResponse("")  # the row swaps itself out
+    return redirect("search:history")
+
+
+@require_http_methods(["GET", "HEAD"])
+def thumbnail(request: HttpRequest, digest: str) -> FileResponse:
+    thumb = Thumbnail.objects.filter(url_hash=digest, state=Thumbnail.State.READY).first()
+    if thumb is None or not request.user.is_authenticated:
+        raise Http404("No such thumbnail")
+    path = Path(settings.MEDIA_ROOT) / thumb.file
+    if not path.is_file():
+        raise Http404("No such thumbnail")
+    response = FileResponse(path.open("rb"), content_type="image/jpeg")
+    response["Cache-Control"] = f"private, max-age={THUMBNAIL_CACHE_SECONDS}, immutable"
+    return response
