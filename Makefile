@@ -6,7 +6,7 @@ PORT   ?= 8000
 EMULATOR_PORT ?= 8765
 export PORT EMULATOR_PORT
 
-.PHONY: install run emulate worker test lint format bench clean
+.PHONY: install run emulate test lint format bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

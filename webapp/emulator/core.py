@@ -55,6 +55,7 @@ class Response:
     content_type: str = "application/json; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
     disconnect: bool = False  # drop the connection without answering (fault)
+    trickle: float = 0.0  # seconds between small body chunks (fault); 0 = all at once
 
 
 Handler = Callable[[Request], Response]

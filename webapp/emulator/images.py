@@ -1,6 +1,6 @@
 """``GET /images/<id>.jpg?w=<W>&h=<H>&seed=<s>``: the pictures emulated results point at.
 
-Every picture is exactly W×H, so the size IQS reports is the real pixel size.
+Every picture is exactly W x H, so the size IQS reports is the real pixel size.
 It looks vaguely like a landscape photo (gradients, shapes, grain) and says
 "Loupe emulator" on it, so nobody mistakes it for a real result.
 
@@ -148,7 +148,7 @@ def _stamp(image: Image.Image) -> None:
     draw = ImageDraw.Draw(image)
     for line, y in (
         ("Loupe emulator", height - margin - size),
-        (f"{width}×{height}", height - margin),
+        (f"{width} x {height}", height - margin),
     ):
         draw.text(
             (margin, y), line, font=_font(size), fill="white", anchor="ld",

@@ -15,6 +15,7 @@ import json
 import random
 import uuid
 import zlib
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from math import sqrt
@@ -27,6 +28,7 @@ from webapp.emulator.core import Fault, Request, Response, Route, json_response,
 API = "iqs"
 QUERY_MAX_CHARS = 50
 DEFAULT_SLOW_SECONDS = 7.0  # past the client's 6 s deadline (the server's own limit is 5 s)
+TRICKLE_SECONDS = 0.2  # between chunks: each read is quick, the whole answer takes minutes
 FAULT_PREFIX = "emulate:"
 _FIXTURES = Path(__file__).parent / "fixtures"
 _BEIJING = timezone(timedelta(hours=8))
@@ -56,6 +58,8 @@ BEHAVIOUR_FAULTS = frozenset(
         "http_503",
         "empty",
         "disconnect",
+        "trickle",
+        "echo_key",
     }
 )
 FAULTS = frozenset(DOCUMENTED_ERRORS) | BEHAVIOUR_FAULTS
@@ -78,7 +82,7 @@ def handle_search(request: Request) -> Response:
         if fault.name == "slow":
             request.state.stopping.wait(fault.delay or DEFAULT_SLOW_SECONDS)
         else:
-            faulted = _faulted_response(fault.name)
+            faulted = _faulted_response(fault.name, request)
             if faulted is not None:
                 return faulted
     items = _materialize(_templates_for(content_query), request.base_url)
@@ -87,7 +91,10 @@ def handle_search(request: Request) -> Response:
         items = _damage(items)
     if fault is not None and fault.name == "empty":
         items = []
-    return json_response(200, _answer(query, items))
+    answer = json_response(200, _answer(query, items))
+    if fault is not None and fault.name == "trickle":
+        return replace(answer, trickle=TRICKLE_SECONDS)
+    return answer
 
 
 def _answer(query: str, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -133,10 +140,15 @@ def _fault_for(request: Request, query: str) -> tuple[Fault | None, str]:
     return request.state.faults.take(API), query
 
 
-def _faulted_response(name: str) -> Response | None:
+def _faulted_response(name: str, request: Request) -> Response | None:
     """The answer a fault replaces the normal one with, or None to answer normally."""
     if name in DOCUMENTED_ERRORS:
         return _error(name)
+    if name == "echo_key":  # a careless gateway that repeats the key back
+        token = request.header("Authorization").partition(" ")[2]
+        message = f"Specified access key is not found: {token}"
+        payload = {"requestId": _request_id(), "code": "InvalidAccessKeyId.NotFound"}
+        return json_response(404, {**payload, "message": message})
     if name == "http_500":
         message = "The request processing has failed due to some unknown error."
         return json_response(
@@ -236,7 +248,7 @@ def _generated_templates(query: str) -> tuple[dict[str, Any], ...]:
 
 
 def _generated_size(rng: random.Random, *, small: bool) -> tuple[int, int]:
-    """Landscape, portrait or square; 1–3 MP, or a small picture now and then."""
+    """Landscape, portrait or square; 1 to 3 MP, or a small picture now and then."""
     ratio = rng.choice([4 / 3, 3 / 2, 16 / 9, 3 / 4, 2 / 3, 9 / 16, 1.0])
     pixels = rng.uniform(0.04e6, 0.3e6) if small else rng.uniform(1e6, 3e6)
     width = round(sqrt(pixels * ratio))

@@ -29,6 +29,7 @@ from webapp.emulator.core import (
 )
 
 MAX_BODY_BYTES = 1024 * 1024
+TRICKLE_CHUNK = 32
 CONTROL_PREFIX = "/_emulator/"
 _HOST_HEADER = re.compile(r"^(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 
@@ -112,7 +113,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._dispatch("DELETE")
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib name)
+    def log_message(self, format: str, *args: object) -> None:
         if self.server.state.verbose:
             super().log_message(format, *args)
 
@@ -181,8 +182,24 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if method != "HEAD":
+        if method == "HEAD":
+            return
+        if response.trickle:
+            self._trickle(response)
+        else:
             self.wfile.write(response.body)
+
+    def _trickle(self, response: Response) -> None:
+        """Send the body a few bytes at a time: no single read is slow, the whole is."""
+        stopping = self.server.state.stopping
+        try:
+            for start in range(0, len(response.body), TRICKLE_CHUNK):
+                self.wfile.write(response.body[start : start + TRICKLE_CHUNK])
+                if stopping.wait(response.trickle):
+                    break
+        except OSError:  # the client gave up, which is the point
+            pass
+        self.close_connection = True
 
 
 def _json_or_none(body: bytes) -> object:
@@ -250,6 +267,11 @@ def start_emulator(
     """Start serving in a daemon thread; port 0 picks a free port."""
     known = {api: module.FAULTS for api, module in API_MODULES.items()}
     server = _Server((host, port), EmulatorState(known, verbose=verbose))
-    thread = threading.Thread(target=server.serve_forever, name="loupe-emulator", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.1},
+        name="loupe-emulator",
+        daemon=True,
+    )
     thread.start()
     return EmulatorHandle(server, thread)

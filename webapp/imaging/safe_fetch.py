@@ -366,7 +366,9 @@ def make_fetch_client(*, ssl_context: ssl.SSLContext | None = None) -> httpx.Cli
         follow_redirects=False,
         # Requests go to IPs, so a shared cookie jar would hand one site's
         # cookies to every other site on the same address. Keep none.
-        cookies=httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))),
+        # (A bare CookieJar, because httpx.Cookies would be copied into a new
+        # jar with the default, accepting policy.)
+
     )
 
 
@@ -472,7 +474,9 @@ def _request_to(
     )
 
 
-def _read(response: httpx.Response, target: _Target, max_bytes: int, deadline: float) -> FetchResult:
+def _read(
+    response: httpx.Response, target: _Target, max_bytes: int, deadline: float
+) -> FetchResult:
     status = response.status_code
     if not 200 <= status < 300:
         raise BadStatus(f"The image server answered with HTTP status {status}.", status=status)

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,6 +41,7 @@ MAX_RESPONSE_BYTES = 4 * 1024 * 1024  # 20 items are ~10 KB; anything near this 
 BACKOFF_BASE_SECONDS = 0.25
 _MIN_TRY_SECONDS = 0.2  # no point starting a try with less time than this left
 _REDACTED = "[redacted]"
+_MIN_SCRUBBED_KEY = 8
 # IQS is a Chinese service and every documented publishedTime carries +08:00,
 # so a time that comes without an offset is read as Beijing time.
 _IQS_DEFAULT_TZ = timezone(timedelta(hours=8))
@@ -97,7 +100,7 @@ OWN_ERRORS: dict[str, tuple[str, bool]] = {
 
 @dataclass(frozen=True)
 class IqsRequest:
-    query: str  # already validated (1–50 chars) and rewritten by the caller
+    query: str  # already validated (1 to 50 chars) and rewritten by the caller
     exclude_sites: tuple[str, ...] = ()
 
 
@@ -132,7 +135,7 @@ def own_error(code: str, detail: str = "", *, status: int | None = None) -> Prov
 def build_request_body(request: IqsRequest) -> dict[str, Any]:
     """The JSON body; ``advancedParams`` only when there is something to exclude."""
     if not 1 <= len(request.query) <= QUERY_MAX_CHARS:
-        raise ValueError(f"IQS queries are 1–{QUERY_MAX_CHARS} characters; validate first")
+        raise ValueError(f"IQS queries are 1 to {QUERY_MAX_CHARS} characters; validate first")
     body: dict[str, Any] = {"query": request.query}
     sites = [site.strip() for site in request.exclude_sites if site.strip()]
     if sites:
@@ -160,7 +163,9 @@ class IqsClient:
         self._timeout = timeout
         self._max_tries = max_tries
         self._sleep = sleep
-        self._transport = transport
+        # A transport (tests) gets a client of its own; otherwise searches share one
+        # pooled client per process, so TLS sessions to IQS are reused between searches.
+        self._own_http = httpx.Client(transport=transport) if transport is not None else None
 
     def __repr__(self) -> str:  # never show the key, even in a debugger or a traceback
         return f"IqsClient(url={self._url!r}, timeout={self._timeout}, max_tries={self._max_tries})"
@@ -168,8 +173,8 @@ class IqsClient:
     def search(self, request: IqsRequest) -> Iterator[ProviderEvent]:
         body = json.dumps(build_request_body(request), ensure_ascii=False).encode("utf-8")
         yield Progress("sent")
-        with httpx.Client(transport=self._transport, follow_redirects=False) as http:
-            payload, provider_ms = yield from self._call_with_retries(http, body)
+        http = self._own_http or _shared_http(os.getpid())
+        payload, provider_ms = yield from self._call_with_retries(http, body)
         parsed = parse_response(payload)
         yield HitsFound(parsed.hits)
         yield Completed(
@@ -231,21 +236,24 @@ class IqsClient:
 
         httpx's timeouts are per operation, so a server that trickles a byte every
         few seconds could hold a read for ever. The POST therefore runs in a helper
-        thread that we stop waiting for at the deadline; closing the client
-        afterwards makes that thread fail fast.
+        thread that we stop waiting for at the deadline. The abandoned thread stops
+        at its next chunk, or when one socket operation times out (each is bounded
+        by the time that was left), whichever comes first.
         """
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise own_error("Timeout", "no time left before the request")
         box: dict[str, _HttpAnswer | BaseException] = {}
+        abandoned = threading.Event()
         worker = threading.Thread(
-            target=self._post_into, args=(http, body, remaining, box), daemon=True
+            target=self._post_into, args=(http, body, remaining, abandoned, box), daemon=True
         )
         started = time.monotonic()
         worker.start()
         worker.join(remaining)
         if worker.is_alive():
-            raise own_error("Timeout", f"no complete answer after {self._timeout:g} s")
+            abandoned.set()
+            raise own_error("Timeout", f"no complete answer within {self._timeout:g} s")
         outcome = box["outcome"]
         if isinstance(outcome, BaseException):
             raise self._transport_error(outcome)
@@ -256,14 +264,17 @@ class IqsClient:
         http: httpx.Client,
         body: bytes,
         remaining: float,
+        abandoned: threading.Event,
         box: dict[str, _HttpAnswer | BaseException],
     ) -> None:
         try:
-            box["outcome"] = self._post(http, body, remaining)
+            box["outcome"] = self._post(http, body, remaining, abandoned)
         except BaseException as exc:  # handed to the waiting thread, which decides
             box["outcome"] = exc
 
-    def _post(self, http: httpx.Client, body: bytes, remaining: float) -> _HttpAnswer:
+    def _post(
+        self, http: httpx.Client, body: bytes, remaining: float, abandoned: threading.Event
+    ) -> _HttpAnswer:
         headers = {
             "Authorization": f"Bearer {self._api_key}",
             "Content-Type": "application/json",
@@ -278,6 +289,8 @@ class IqsClient:
                 size += len(chunk)
                 if size > MAX_RESPONSE_BYTES:
                     raise _TooLargeError(size)
+                if abandoned.is_set():  # the caller has given up; free the connection
+                    raise _TooLateError
                 chunks.append(chunk)
         text = b"".join(chunks).decode("utf-8", errors="replace")
         return _HttpAnswer(response.status_code, self._scrub(text), 0.0)
@@ -307,14 +320,28 @@ class IqsClient:
         return payload
 
     def _scrub(self, text: str) -> str:
-        """Remove the key should a server or a library ever echo it back."""
-        if self._api_key and self._api_key in text:
+        """Remove the key should a server or a library ever echo it back.
+
+        Keys shorter than 8 characters are not real keys; replacing them would
+        mangle ordinary words in titles.
+        """
+        if len(self._api_key) >= _MIN_SCRUBBED_KEY and self._api_key in text:
             return text.replace(self._api_key, _REDACTED)
         return text
 
 
 class _TooLargeError(Exception):
     pass
+
+
+class _TooLateError(Exception):
+    pass
+
+
+@cache
+def _shared_http(pid: int) -> httpx.Client:
+    """One pooled client per process (keyed by pid: a forked worker must not share sockets)."""
+    return httpx.Client(follow_redirects=False)
 
 
 # --- errors ---------------------------------------------------------------------
