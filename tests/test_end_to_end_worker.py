@@ -41,6 +41,7 @@ def broker(tmp_path: Path) -> Iterator[dict[str, str]]:
         if django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
             pytest.fail("CI=true needs DATABASE_URL=postgres://… for the end-to-end test")
     saved = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
+    _drop_broker_connections()
     env = {"LOUPE_VAR_DIR": str(tmp_path / "var")}
     if url.startswith("redis://"):
         env["CELERY_BROKER_URL"] = url
@@ -54,7 +55,14 @@ def broker(tmp_path: Path) -> Iterator[dict[str, str]]:
         }
     yield env
     celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
+    _drop_broker_connections()
+
+
+def _drop_broker_connections() -> None:
+    """Pooled connections keep the broker options they were made with; start afresh."""
     celery_app.pool.force_close_all()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from PIL import Image, UnidentifiedImageError
 
 from webapp.emulator import EmulatorHandle
 from webapp.emulator.images import _LruBytes
-from webapp.providers.iqs import IqsClient, IqsRequest
 from webapp.providers.events import HitsFound
+from webapp.providers.iqs import IqsClient, IqsRequest
 
 
 def fetch(emulator: EmulatorHandle, path: str) -> httpx.Response:

@@ -612,6 +612,27 @@ def test_the_shared_client_keeps_no_cookies(server: LocalServer) -> None:
     assert echoed.content == b""
 
 
+def test_the_shared_client_ignores_proxy_settings(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy would make the connection on our behalf, to an address we never checked.
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+
+    with make_fetch_client() as client:
+        result = fetch_url(
+            server.url("/image"),
+            max_bytes=10_000,
+            timeout=5,
+            allowlist=server.allowlist,
+            client=client,
+        )
+
+    assert result.content == PAYLOAD
+
+
 def test_one_client_serves_many_threads(server: LocalServer) -> None:
     results: list[bytes] = []
     with make_fetch_client() as client:

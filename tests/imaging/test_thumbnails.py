@@ -292,12 +292,13 @@ def test_it_treats_pillows_bomb_warning_as_too_large() -> None:
     ("image_format", "content_type"),
     [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp")],
 )
-def test_reencoding_strips_exif_gps_and_xmp(image_format: str, content_type: str) -> None:
+def test_reencoding_strips_exif_gps_xmp_and_comments(image_format: str, content_type: str) -> None:
     source = encode(
         photo((300, 200)),
         image_format,
         exif=exif_with_gps(),
         xmp=b"<x:xmpmeta>secret-place</x:xmpmeta>",
+        comment=b"secret-note",  # a JPEG COM marker; the other formats ignore it
     )
     source_exif = Image.open(io.BytesIO(source)).getexif()
     assert source_exif.get_ifd(ExifTags.IFD.GPSInfo)  # the test file really has GPS
@@ -309,7 +310,7 @@ def test_reencoding_strips_exif_gps_and_xmp(image_format: str, content_type: str
     assert out.format == image_format
     assert not out.getexif()
     assert "xmp" not in out.info
-    for secret in (b"Exif", b"SecretCam", b"secret-place"):
+    for secret in (b"Exif", b"SecretCam", b"secret-place", b"secret-note"):
         assert secret not in clean
 
 

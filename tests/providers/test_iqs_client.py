@@ -196,7 +196,9 @@ def test_partial_items_are_repaired_or_dropped_and_counted(
     assert by_page[2].published_time is None  # "sometime last spring"
     assert by_page[3].title == "mbd.baidu.com"  # title was null
     assert by_page[4].height is None  # height was missing
-    assert by_page[5].title == "Dao Quan - you sleeping lion of three years, is it time to wake up?!"
+    assert (
+        by_page[5].title == "Dao Quan - you sleeping lion of three years, is it time to wake up?!"
+    )
 
 
 # --- errors -----------------------------------------------------------------------------------
@@ -249,7 +251,9 @@ def test_throttling_is_retried_with_growing_backoff_then_fails(emulator: Emulato
     assert 0.25 <= waits[0] <= 0.5 and 0.5 <= waits[1] <= 0.75  # base 0.25 s, doubling, jitter
 
 
-def test_one_throttle_then_success_succeeds(emulator: EmulatorHandle, iqs_client: IqsClient) -> None:
+def test_one_throttle_then_success_succeeds(
+    emulator: EmulatorHandle, iqs_client: IqsClient
+) -> None:
     emulator.set_fault("Retrieval.Throttling.User", count=1)
 
     events = run(iqs_client)
@@ -259,7 +263,9 @@ def test_one_throttle_then_success_succeeds(emulator: EmulatorHandle, iqs_client
     assert Progress("retrying", "Retrieval.Throttling.User; try 2 of 3") in events
 
 
-@pytest.mark.parametrize(("fault", "code"), [("http_500", "InternalError"), ("http_503", "HTTP.503")])
+@pytest.mark.parametrize(
+    ("fault", "code"), [("http_500", "InternalError"), ("http_503", "HTTP.503")]
+)
 def test_server_errors_are_retried_three_times_in_all(
     emulator: EmulatorHandle, iqs_client: IqsClient, fault: str, code: str
 ) -> None:
@@ -384,7 +390,9 @@ def test_the_key_is_not_in_any_error(emulator: EmulatorHandle, fault: str) -> No
 # --- the emulator's side of the wire ------------------------------------------------------------
 
 
-def post_search(emulator: EmulatorHandle, body: object, auth: str | None = "Bearer x") -> httpx.Response:
+def post_search(
+    emulator: EmulatorHandle, body: object, auth: str | None = "Bearer x"
+) -> httpx.Response:
     headers = {"Authorization": auth} if auth is not None else {}
     return httpx.post(f"{emulator.url}/search/multimodal", json=body, headers=headers)
 

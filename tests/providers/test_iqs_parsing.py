@@ -87,7 +87,9 @@ def test_published_times_are_aware_and_keep_their_offset() -> None:
     hits = parse_response(doc_example("iqs_lion.json")).hits
 
     assert all(hit.published_time is not None for hit in hits)
-    assert all(hit.published_time.utcoffset() == timedelta(hours=8) for hit in hits if hit.published_time)
+    assert all(
+        hit.published_time.utcoffset() == timedelta(hours=8) for hit in hits if hit.published_time
+    )
 
 
 # --- repairs ------------------------------------------------------------------------------------
@@ -163,7 +165,9 @@ def test_a_title_falls_back_to_the_image_host_without_a_page() -> None:
 
 
 def test_urls_are_stripped_and_protocol_relative_ones_get_https() -> None:
-    hit = parse_item(item(imageUrl="  //cdn.example.com/a.jpg ", hostPageUrl=" http://x.cn/p "), rank=1)
+    hit = parse_item(
+        item(imageUrl="  //cdn.example.com/a.jpg ", hostPageUrl=" http://x.cn/p "), rank=1
+    )
 
     assert hit is not None
     assert hit.image_url == "https://cdn.example.com/a.jpg"
@@ -183,7 +187,17 @@ def test_a_host_page_url_that_is_not_http_is_emptied(bad: str) -> None:
 
 @pytest.mark.parametrize(
     "image_url",
-    [..., None, "", "   ", 42, "ftp://example.com/a.jpg", "javascript:alert(1)", "http://", "lion.jpg"],
+    [
+        ...,
+        None,
+        "",
+        "   ",
+        42,
+        "ftp://example.com/a.jpg",
+        "javascript:alert(1)",
+        "http://",
+        "lion.jpg",
+    ],
 )
 def test_an_item_without_a_usable_image_url_is_dropped(image_url: object) -> None:
     assert parse_item(item(imageUrl=image_url), rank=1) is None
@@ -212,7 +226,16 @@ def test_missing_search_information_and_query_context_are_left_empty() -> None:
 
 @pytest.mark.parametrize(
     "payload",
-    [None, [], "lion", 42, {}, {"imageItems": None}, {"imageItems": {"items": []}}, {"imageItems": "x"}],
+    [
+        None,
+        [],
+        "lion",
+        42,
+        {},
+        {"imageItems": None},
+        {"imageItems": {"items": []}},
+        {"imageItems": "x"},
+    ],
 )
 def test_a_body_of_the_wrong_shape_is_a_bad_response(payload: object) -> None:
     with pytest.raises(ProviderError) as caught:
@@ -226,11 +249,15 @@ def test_a_body_of_the_wrong_shape_is_a_bad_response(payload: object) -> None:
 
 def test_the_body_has_no_advanced_params_without_exclude_sites() -> None:
     assert build_request_body(IqsRequest(query="lion")) == {"query": "lion"}
-    assert build_request_body(IqsRequest(query="lion", exclude_sites=(" ", ""))) == {"query": "lion"}
+    assert build_request_body(IqsRequest(query="lion", exclude_sites=(" ", ""))) == {
+        "query": "lion"
+    }
 
 
 def test_exclude_sites_are_joined_with_commas() -> None:
-    body = build_request_body(IqsRequest(query="狮子", exclude_sites=(" www.360doc.com", "weibo.com")))
+    body = build_request_body(
+        IqsRequest(query="狮子", exclude_sites=(" www.360doc.com", "weibo.com"))
+    )
 
     assert body == {"query": "狮子", "advancedParams": {"excludeSites": "www.360doc.com,weibo.com"}}
 
@@ -267,8 +294,15 @@ def test_the_error_table_covers_exactly_the_documented_codes() -> None:
     [
         {"code": "Retrieval.Arrears", "message": "Please recharge first.", "requestId": "R1"},
         {"Code": "Retrieval.Arrears", "Message": "Please recharge first.", "RequestId": "R1"},
-        {"errorCode": "Retrieval.Arrears", "errorMessage": "Please recharge first.", "request_id": "R1"},
-        {"error": {"code": "Retrieval.Arrears", "message": "Please recharge first."}, "requestId": "R1"},
+        {
+            "errorCode": "Retrieval.Arrears",
+            "errorMessage": "Please recharge first.",
+            "request_id": "R1",
+        },
+        {
+            "error": {"code": "Retrieval.Arrears", "message": "Please recharge first."},
+            "requestId": "R1",
+        },
     ],
 )
 def test_error_bodies_of_every_common_spelling_are_understood(body: dict[str, object]) -> None:
@@ -290,7 +324,12 @@ def test_error_bodies_of_every_common_spelling_are_understood(body: dict[str, ob
         (503, "<html><h1>503 Service Temporarily Unavailable</h1></html>", "HTTP.503", True),
         (502, "", "HTTP.502", True),
         (500, '{"code": "InternalError", "message": "boom"}', "InternalError", True),
-        (400, '{"code": "InvalidParameter", "message": "query too long"}', "InvalidParameter", False),
+        (
+            400,
+            '{"code": "InvalidParameter", "message": "query too long"}',
+            "InvalidParameter",
+            False,
+        ),
         (429, "{}", "HTTP.429", True),
         (418, "[1, 2]", "HTTP.418", False),
     ],

@@ -140,9 +140,11 @@ def _encode_jpeg(image: Image.Image, quality: int) -> bytes:
 def _resize(image: Image.Image, target: tuple[int, int]) -> Image.Image:
     if image.size == target:
         return image
-    # reducing_gap lets Pillow box-reduce big non-JPEG sources cheaply first;
-    # a drafted JPEG is already within 2x of the target, so it is a no-op there.
-    return image.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    # BICUBIC, as Pillow's own thumbnail() uses: on this machine LANCZOS costs
+    # ~1.4x as much for no visible gain at 320 px, since a drafted JPEG has
+    # already been scaled down by libjpeg and only a step under 2x is left.
+    # reducing_gap lets Pillow box-reduce big non-JPEG sources cheaply first.
+    return image.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 
 # --- the upload -------------------------------------------------------------

@@ -144,7 +144,7 @@ def build_request_body(request: IqsRequest) -> dict[str, Any]:
 
 
 class IqsClient:
-    """One IQS endpoint and key. Cheap to build; holds no open connection between searches."""
+    """One IQS endpoint and key. Cheap to build: searches share a pooled client per process."""
 
     def __init__(
         self,

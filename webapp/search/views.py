@@ -29,7 +29,6 @@ def _get_search_for_user(request: HttpRequest, pk: int) -> Search:
 def _home_context(request: HttpRequest, form: SearchForm) -> dict[str, object]:
     return {
         "form": form,
-        "providers": provider_infos(),
         "recent": search_history_for(user=request.user)[:6],  # type: ignore[arg-type]
     }
 
