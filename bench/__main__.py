@@ -10,7 +10,10 @@ from bench import app_overhead, thumbnails
 
 def main() -> None:
     print(f"Loupe bench on {platform.machine()}, Python {sys.version.split()[0]}")
-    sections = [("Thumbnails (issue 2)", thumbnails.run), ("Text search (issue 2)", app_overhead.run)]
+    sections = [
+        ("Thumbnails (issue 2)", thumbnails.run),
+        ("Text search (issue 2)", app_overhead.run),
+    ]
     for title, run in sections:
         print(f"\n## {title}")
         for label, value in run():

@@ -20,7 +20,9 @@ def make_search(user: User, **fields: Any) -> Search:
     return Search.objects.create(user=user, **values)
 
 
-def make_thumbnail(image_url: str, *, state: str = "ready", size: tuple[int, int] = (640, 480)) -> Thumbnail:
+def make_thumbnail(
+    image_url: str, *, state: str = "ready", size: tuple[int, int] = (640, 480)
+) -> Thumbnail:
     digest = url_hash(image_url)
     relative = ""
     if state == "ready":
@@ -54,7 +56,9 @@ def make_result(search: Search, rank: int, **fields: Any) -> Result:
     }
     values.update(fields)
     thumb = make_thumbnail(image_url, state=thumb_state, size=size)
-    result = Result.objects.create(search=search, rank=rank, image_url=image_url, thumbnail=thumb, **values)
+    result = Result.objects.create(
+        search=search, rank=rank, image_url=image_url, thumbnail=thumb, **values
+    )
     search.result_count = search.results.count()
     search.save(update_fields=["result_count"])
     return result

@@ -18,7 +18,6 @@ from django.contrib.auth.models import User
 
 from tests.fixtures.services import running_in_ci
 from webapp.celery import app as celery_app
-from webapp.search.models import Search
 from webapp.search.services import search_create
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,24 +48,31 @@ def broker(tmp_path: Path) -> Iterator[dict[str, str]]:
         # The disk broker, in a folder of this test's own so no other worker takes the task.
         folder = tmp_path / "var" / "broker" / "out"
         folder.mkdir(parents=True)
-        celery_app.conf.broker_url = "filesystem://"
-        celery_app.conf.broker_transport_options = {
-            "data_folder_in": str(folder), "data_folder_out": str(folder), "polling_interval": 0.05,
-        }
+        celery_app.conf.update(
+            broker_url="filesystem://",
+            broker_transport_options={
+                "data_folder_in": str(folder),
+                "data_folder_out": str(folder),
+                "polling_interval": 0.05,
+            },
+        )
     yield env
-    celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
+    celery_app.conf.update(broker_url=saved[0], broker_transport_options=saved[1])
     _drop_broker_connections()
 
 
 def _drop_broker_connections() -> None:
     """Pooled connections keep the broker options they were made with; start afresh."""
-    celery_app.pool.force_close_all()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+    # Celery has no public way to forget its pools; these attributes are it.
+    celery_app.pool.force_close_all()  # type: ignore[attr-defined]
+    celery_app._pool = None  # type: ignore[attr-defined]
+    celery_app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
 
 @pytest.fixture
-def worker(broker: dict[str, str], emulator: Any, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def worker(
+    broker: dict[str, str], emulator: Any, tmp_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
         **broker,
@@ -80,9 +86,25 @@ def worker(broker: dict[str, str], emulator: Any, tmp_path: Path) -> Iterator[su
     }
     log = (tmp_path / "worker.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "webapp", "worker", "--pool", "solo",
-         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "webapp",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     yield process
     process.terminate()

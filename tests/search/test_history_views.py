@@ -76,7 +76,9 @@ def test_delete_by_htmx_answers_an_empty_row(owner_client: Client, owner: User) 
     assert response.content == b""
 
 
-def test_delete_of_a_strangers_search_is_404_and_keeps_it(stranger_client: Client, owner: User) -> None:
+def test_delete_of_a_strangers_search_is_404_and_keeps_it(
+    stranger_client: Client, owner: User
+) -> None:
     search = make_search(owner)
     assert stranger_client.post(f"/searches/{search.pk}/delete/").status_code == 404
     assert Search.objects.filter(pk=search.pk).exists()

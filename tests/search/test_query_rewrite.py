@@ -45,7 +45,10 @@ def _empty(query: str) -> str:
 
 @pytest.mark.parametrize(
     ("rewriter", "expected"),
-    [("tests.search.test_query_rewrite._shout", "LION"), ("tests.search.test_query_rewrite._empty", "lion")],
+    [
+        ("tests.search.test_query_rewrite._shout", "LION"),
+        ("tests.search.test_query_rewrite._empty", "lion"),
+    ],
 )
 def test_a_configured_rewriter_is_used_and_guarded(rewriter: str, expected: str) -> None:
     with override_settings(QUERY_REWRITER=rewriter):

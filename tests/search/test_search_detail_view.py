@@ -10,10 +10,19 @@ def _url(pk: int) -> str:
     return f"/searches/{pk}/"
 
 
-def test_the_owner_sees_titles_sizes_dates_and_source_links(owner_client: Client, owner: User) -> None:
+def test_the_owner_sees_titles_sizes_dates_and_source_links(
+    owner_client: Client, owner: User
+) -> None:
     search = make_search(owner, status="done")
-    make_result(search, 1, title="A lion at dusk", width=1000, height=1330, real_size=(1000, 1330),
-                host_page_url="https://www.sohu.com/a/1")
+    make_result(
+        search,
+        1,
+        title="A lion at dusk",
+        width=1000,
+        height=1330,
+        real_size=(1000, 1330),
+        host_page_url="https://www.sohu.com/a/1",
+    )
     html = owner_client.get(_url(search.pk)).content.decode()
     assert "A lion at dusk" in html
     assert "1000 × 1330" in html
@@ -64,8 +73,12 @@ def test_a_finished_search_stops_polling(owner_client: Client, owner: User) -> N
 
 def test_a_failed_search_shows_the_sentence_and_code(owner_client: Client, owner: User) -> None:
     search = make_search(
-        owner, status="failed", error_code="Retrieval.Arrears",
-        error_message="The IQS account has an overdue balance; top it up in the Alibaba Cloud console.",
+        owner,
+        status="failed",
+        error_code="Retrieval.Arrears",
+        error_message=(
+            "The IQS account has an overdue balance; top it up in the Alibaba Cloud console."
+        ),
     )
     html = owner_client.get(_url(search.pk)).content.decode()
     assert "overdue balance; top it up in the Alibaba Cloud console." in html
@@ -78,9 +91,15 @@ def test_an_empty_result_is_a_designed_state(owner_client: Client, owner: User) 
     assert "No images found" in owner_client.get(_url(search.pk)).content.decode()
 
 
-def test_the_page_shows_the_query_sent_when_it_was_rewritten(owner_client: Client, owner: User) -> None:
-    search = make_search(owner, query="please show me pictures of a lion resting in grass",
-                         query_sent="lion resting grass", status="done")
+def test_the_page_shows_the_query_sent_when_it_was_rewritten(
+    owner_client: Client, owner: User
+) -> None:
+    search = make_search(
+        owner,
+        query="please show me pictures of a lion resting in grass",
+        query_sent="lion resting grass",
+        status="done",
+    )
     html = owner_client.get(_url(search.pk)).content.decode()
     assert "please show me pictures of a lion resting in grass" in html
     assert "Sent as “<strong>lion resting grass</strong>”" in html
@@ -91,7 +110,9 @@ def test_filters_by_orientation_and_hidden_site(owner_client: Client, owner: Use
     make_result(search, 1, title="Wide one", real_size=(1600, 900), host_page_url="https://a.com/1")
     make_result(search, 2, title="Tall one", real_size=(900, 1600), host_page_url="https://b.com/2")
     make_result(search, 3, title="Wide two", real_size=(1200, 800), host_page_url="https://b.com/3")
-    html = owner_client.get(_url(search.pk), {"orientation": "landscape", "hide_site": "a.com"}).content.decode()
+    html = owner_client.get(
+        _url(search.pk), {"orientation": "landscape", "hide_site": "a.com"}
+    ).content.decode()
     assert "Wide two" in html
     assert "Wide one" not in html
     assert "Tall one" not in html

@@ -51,7 +51,9 @@ def test_a_lion_search_stores_the_servers_answer(owner: User, on_emulator: Any) 
 
 
 @pytest.mark.django_db
-def test_thumbnails_record_the_real_pixel_size(owner: User, on_emulator: Any, settings: Any) -> None:
+def test_thumbnails_record_the_real_pixel_size(
+    owner: User, on_emulator: Any, settings: Any
+) -> None:
     search = make_search(owner, query="lion", query_sent="lion")
     search_run(search_id=search.pk)
     for result in Search.objects.get(pk=search.pk).results.select_related("thumbnail"):
@@ -70,8 +72,10 @@ def test_a_chinese_query_works_like_an_english_one(owner: User, on_emulator: Any
     assert search.status == "done"
     assert search.result_count == 20
     assert "狮子" in search.results.get(rank=1).title
-    body = on_emulator.requests[-1] if on_emulator.requests[-1].path == "/search/multimodal" else next(
-        r for r in reversed(on_emulator.requests) if r.path == "/search/multimodal"
+    body = (
+        on_emulator.requests[-1]
+        if on_emulator.requests[-1].path == "/search/multimodal"
+        else next(r for r in reversed(on_emulator.requests) if r.path == "/search/multimodal")
     )
     assert body.json["query"] == "狮子"
 
@@ -81,17 +85,24 @@ def test_the_raw_response_is_kept_without_the_key(owner: User, on_emulator: Any)
     search = make_search(owner, query="lion", query_sent="lion")
     search_run(search_id=search.pk)
     search.refresh_from_db()
+    assert search.raw_response is not None
     assert search.raw_response["requestId"] == search.request_id
     assert "secret-test-key" not in json.dumps(search.raw_response)
 
 
 @pytest.mark.django_db
 def test_exclude_sites_reach_the_provider(owner: User, on_emulator: Any) -> None:
-    search = make_search(owner, query="lion", query_sent="lion", exclude_sites="bilibili.com,sohu.com")
+    search = make_search(
+        owner, query="lion", query_sent="lion", exclude_sites="bilibili.com,sohu.com"
+    )
     search_run(search_id=search.pk)
     sent = next(r for r in reversed(on_emulator.requests) if r.path == "/search/multimodal")
     assert sent.json["advancedParams"] == {"excludeSites": "bilibili.com,sohu.com"}
-    assert not Search.objects.get(pk=search.pk).results.filter(host_page_url__contains="bilibili").exists()
+    assert (
+        not Search.objects.get(pk=search.pk)
+        .results.filter(host_page_url__contains="bilibili")
+        .exists()
+    )
 
 
 @pytest.mark.django_db
@@ -134,7 +145,9 @@ def test_images_are_fetched_once_across_searches(owner: User, on_emulator: Any) 
 
 
 @pytest.mark.django_db
-def test_without_the_allowlist_private_images_are_refused(owner: User, on_emulator: Any, settings: Any) -> None:
+def test_without_the_allowlist_private_images_are_refused(
+    owner: User, on_emulator: Any, settings: Any
+) -> None:
     settings.FETCH_PRIVATE_ALLOWLIST = frozenset()
     search = make_search(owner, query="lion", query_sent="lion")
     search_run(search_id=search.pk)

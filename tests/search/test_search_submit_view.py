@@ -14,7 +14,9 @@ URL = "/searches/"
 
 
 def test_it_saves_a_queued_search_and_queues_it_after_commit(
-    owner_client: Client, owner: User, queued_tasks: list[int],
+    owner_client: Client,
+    owner: User,
+    queued_tasks: list[int],
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
@@ -35,7 +37,9 @@ def test_it_labels_a_search_answered_by_the_emulator(
     assert Search.objects.get().emulated is True
 
 
-def test_a_long_query_is_shortened_before_sending(owner_client: Client, queued_tasks: list[int]) -> None:
+def test_a_long_query_is_shortened_before_sending(
+    owner_client: Client, queued_tasks: list[int]
+) -> None:
     owner_client.post(URL, {"query": "pictures of a lion resting in the tall grass"})
     search = Search.objects.get()
     assert search.query == "pictures of a lion resting in the tall grass"
@@ -45,8 +49,13 @@ def test_a_long_query_is_shortened_before_sending(owner_client: Client, queued_t
 
 @pytest.mark.parametrize(
     ("query", "message"),
-    [("", "Type something"), ("   ", "Type something"), ("x" * 51, "50 characters"),
-     ("li\x07on", "control"), ("lion\x00", "Null characters")],
+    [
+        ("", "Type something"),
+        ("   ", "Type something"),
+        ("x" * 51, "50 characters"),
+        ("li\x07on", "control"),
+        ("lion\x00", "Null characters"),
+    ],
 )
 def test_it_rejects_bad_queries_and_queues_nothing(
     owner_client: Client, queued_tasks: list[int], query: str, message: str
@@ -72,7 +81,8 @@ def test_it_rejects_an_unknown_provider(owner_client: Client, queued_tasks: list
 
 
 def test_a_broker_that_is_down_fails_the_search_clearly_and_keeps_it(
-    owner_client: Client, monkeypatch: pytest.MonkeyPatch,
+    owner_client: Client,
+    monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
     from webapp.search import tasks

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from webapp.accounts.models import ApiToken
 
-TOKEN_PREFIX = "lp_"
+TOKEN_PREFIX = "lp_"  # noqa: S105 (a marker that tells Loupe tokens apart, not a secret)
 LOCAL_USERNAME = "loupe"
 
 
@@ -21,14 +21,14 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def api_token_issue(*, user: AbstractBaseUser) -> str:
+def api_token_issue(*, user: User) -> str:
     """Create a token for ``user`` and return it; it cannot be read back later."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     ApiToken.objects.create(user=user, token_hash=_hash(token), prefix=token[:10])
     return token
 
 
-def api_token_user(*, token: str) -> AbstractBaseUser | None:
+def api_token_user(*, token: str) -> User | None:
     """The active user a token belongs to, or None."""
     if not token.startswith(TOKEN_PREFIX):
         return None

@@ -8,7 +8,7 @@ from webapp.search.models import Result, Search, Thumbnail
 class ResultInline(admin.TabularInline[Result, Search]):
     model = Result
     extra = 0
-    fields = ["rank", "title", "image_url", "host_page_url", "width", "height", "published_time"]
+    fields = ("rank", "title", "image_url", "host_page_url", "width", "height", "published_time")
     readonly_fields = fields
     can_delete = False
     show_change_link = True
@@ -17,8 +17,16 @@ class ResultInline(admin.TabularInline[Result, Search]):
 @admin.register(Search)
 class SearchAdmin(admin.ModelAdmin[Search]):
     list_display = [
-        "id", "query", "provider", "emulated", "status", "result_count", "error_code",
-        "duration_ms", "user", "created_at",
+        "id",
+        "query",
+        "provider",
+        "emulated",
+        "status",
+        "result_count",
+        "error_code",
+        "duration_ms",
+        "user",
+        "created_at",
     ]
     list_filter = ["status", "provider", "emulated", "error_code", "created_at"]
     search_fields = ["query", "query_sent", "request_id", "user__username", "error_code"]

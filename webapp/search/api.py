@@ -77,13 +77,19 @@ def _item(result: Result) -> ItemOut:
         publishedTime=result.published_time,
         width=result.real_width,
         height=result.real_height,
-        thumbnailUrl=reverse("search:thumbnail", args=[thumb.url_hash]) if ready and thumb else None,
+        thumbnailUrl=reverse("search:thumbnail", args=[thumb.url_hash])
+        if ready and thumb
+        else None,
         available=result.available,
     )
 
 
 def _search_out(search: Search) -> SearchOut:
-    error = ErrorOut(code=search.error_code, message=search.error_message) if search.error_code else None
+    error = (
+        ErrorOut(code=search.error_code, message=search.error_message)
+        if search.error_code
+        else None
+    )
     return SearchOut(
         id=search.pk,
         status=search.status,  # type: ignore[arg-type]
@@ -115,7 +121,9 @@ def create_search(request: HttpRequest, payload: SearchIn) -> Status[SearchQueue
             exclude_sites=payload.excludeSites,
         )
     except ValidationError as exc:
-        errors = {("excludeSites" if k == "exclude_sites" else k): v for k, v in exc.message_dict.items()}
+        errors = {
+            ("excludeSites" if k == "exclude_sites" else k): v for k, v in exc.message_dict.items()
+        }
         first = next(iter(errors.values()))[0]
         return Status(400, ProblemOut(detail=first, errors=errors))
     url = reverse("search:detail", args=[search.pk])

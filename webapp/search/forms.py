@@ -14,8 +14,12 @@ class SearchForm(forms.Form):
         required=False,
         strip=False,
         widget=forms.TextInput(
-            attrs={"placeholder": "Search web images, e.g. lion or 狮子", "autofocus": True,
-                   "autocomplete": "off", "maxlength": QUERY_MAX_CHARS}
+            attrs={
+                "placeholder": "Search web images, e.g. lion or 狮子",
+                "autofocus": True,
+                "autocomplete": "off",
+                "maxlength": QUERY_MAX_CHARS,
+            }
         ),
     )
     provider = forms.CharField(required=False)
@@ -27,11 +31,9 @@ class SearchForm(forms.Form):
 
 
 class ResultFilterForm(forms.Form):
-    min_side = forms.TypedChoiceField(
-        coerce=int,
+    min_side = forms.ChoiceField(
         required=False,
-        empty_value=0,
-        choices=[(0, "Any size"), (400, "≥ 400 px"), (800, "≥ 800 px"), (1200, "≥ 1200 px")],
+        choices=[("", "Any size"), ("400", "≥ 400 px"), ("800", "≥ 800 px"), ("1200", "≥ 1200 px")],
     )
     orientation = forms.ChoiceField(
         required=False, choices=[("", "Any shape")] + [(o, o.title()) for o in ORIENTATIONS]
@@ -39,7 +41,9 @@ class ResultFilterForm(forms.Form):
     hide_site = forms.CharField(required=False, max_length=253)
     sort = forms.ChoiceField(
         required=False,
-        choices=[(s, {"relevance": "Relevance", "date": "Newest", "size": "Largest"}[s]) for s in SORTS],
+        choices=[
+            (s, {"relevance": "Relevance", "date": "Newest", "size": "Largest"}[s]) for s in SORTS
+        ],
     )
 
     def filters(self) -> ResultFilters:
@@ -48,7 +52,7 @@ class ResultFilterForm(forms.Form):
             return ResultFilters()
         data = self.cleaned_data
         return ResultFilters(
-            min_side=data.get("min_side") or 0,
+            min_side=int(data.get("min_side") or 0),
             orientation=data.get("orientation") or "",
             hide_site=(data.get("hide_site") or "").strip().lower(),
             sort=data.get("sort") or "relevance",

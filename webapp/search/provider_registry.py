@@ -29,7 +29,9 @@ class ProviderInfo:
 
 def iqs_info() -> ProviderInfo:
     label = "IQS (offline emulator)" if settings.IQS_EMULATED else "IQS MultimodalSearch"
-    return ProviderInfo(key=Provider.IQS, label=label, emulated=settings.IQS_EMULATED, available=True)
+    return ProviderInfo(
+        key=Provider.IQS, label=label, emulated=settings.IQS_EMULATED, available=True
+    )
 
 
 def provider_infos() -> list[ProviderInfo]:

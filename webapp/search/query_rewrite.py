@@ -19,11 +19,12 @@ TARGET_CHARS = 30
 
 # Words that carry little meaning in an image search. Dropping them first
 # keeps the words that describe the picture.
-_STOPWORDS = frozenset(
-    """a an the of and or in on at to for with by from into over under about as is are was
-    were be been being this that these those it its some any my your our their me i we you
-    please show find search images image pictures picture photos photo of""".split()
-)
+_STOPWORDS_TEXT = """
+a an the of and or in on at to for with by from into over under about as is are was were
+be been being this that these those it its some any my your our their me i we you
+please show find search images image pictures picture photos photo
+"""
+_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _CJK_FILLER = re.compile(r"[的了吗呢吧啊呀请帮我找一些图片照片]")
 

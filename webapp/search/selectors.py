@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
 from webapp.search.models import Result, Search
 
 
-def search_history_for(*, user: AbstractBaseUser) -> QuerySet[Search]:
+def search_history_for(*, user: User) -> QuerySet[Search]:
     return Search.objects.filter(user=user).order_by("-created_at")
 
 
@@ -54,12 +55,17 @@ def _keeps(result: Result, filters: ResultFilters) -> bool:
     return not (filters.hide_site and site_of(result.host_page_url) == filters.hide_site)
 
 
-def _sort_key(filters: ResultFilters):  # type: ignore[no-untyped-def]
+def _sort_key(filters: ResultFilters) -> Callable[[Result], tuple[float, ...]]:
+    """Ties keep the provider's order (rank); undated images go last."""
     if filters.sort == "date":
-        return lambda r: (r.published_time is None, -(r.published_time.timestamp() if r.published_time else 0), r.rank)
+        return lambda r: (
+            0 if r.published_time else 1,
+            -(r.published_time.timestamp() if r.published_time else 0),
+            r.rank,
+        )
     if filters.sort == "size":
         return lambda r: (-((r.real_width or 0) * (r.real_height or 0)), r.rank)
-    return lambda r: r.rank
+    return lambda r: (r.rank,)
 
 
 def search_results(*, search: Search, filters: ResultFilters) -> list[Result]:

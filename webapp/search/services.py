@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
@@ -36,7 +36,7 @@ def _ms_between(start: datetime, end: datetime) -> int:
 
 
 def search_create(
-    *, user: AbstractBaseUser, query: str, provider: str = Provider.IQS, exclude_sites: str = ""
+    *, user: User, query: str, provider: str = Provider.IQS, exclude_sites: str = ""
 ) -> Search:
     """Validate, save a queued Search, and queue its task once the row is committed.
 
@@ -52,7 +52,7 @@ def search_create(
         ("exclude_sites", clean_exclude_sites, exclude_sites),
     ):
         try:
-            clean[field] = cleaner(raw)  # type: ignore[operator]
+            clean[field] = cleaner(raw)
         except ValidationError as exc:
             errors[field] = exc.messages
     if errors:
@@ -128,8 +128,13 @@ def search_run(*, search_id: int) -> None:
         logger.exception("search %s failed unexpectedly", search_id)
         _finish(search, Search.Status.FAILED, code="Internal", message=INTERNAL_ERROR_MESSAGE)
         return
-    thumbnails_fetch(thumbnails=[r.thumbnail for r in search.results.select_related("thumbnail")
-                                 if r.thumbnail is not None])
+    thumbnails_fetch(
+        thumbnails=[
+            r.thumbnail
+            for r in search.results.select_related("thumbnail")
+            if r.thumbnail is not None
+        ]
+    )
     _finish(search, Search.Status.DONE)
 
 
@@ -176,8 +181,12 @@ def _store_summary(search: Search, summary: Completed) -> None:
         search.query_sent = summary.query_sent[:200]
     search.save(
         update_fields=[
-            "request_id", "search_time_ms", "provider_ms", "dropped_items",
-            "raw_response", "query_sent",
+            "request_id",
+            "search_time_ms",
+            "provider_ms",
+            "dropped_items",
+            "raw_response",
+            "query_sent",
         ]
     )
 

@@ -33,8 +33,7 @@ def clean_query(raw: str | None) -> str:
         )
     if len(query) > QUERY_MAX_CHARS:
         raise ValidationError(
-            f"Keep the query to {QUERY_MAX_CHARS} characters or fewer "
-            f"(it has {len(query)}).",
+            f"Keep the query to {QUERY_MAX_CHARS} characters or fewer (it has {len(query)}).",
             code="too_long",
         )
     return " ".join(query.split())

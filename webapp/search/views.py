@@ -5,47 +5,55 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
+from django_htmx.middleware import HtmxDetails
 
 from webapp.search import services
 from webapp.search.forms import ResultFilterForm, SearchForm
 from webapp.search.models import Search, Thumbnail
-from webapp.search.provider_registry import provider_infos
 from webapp.search.selectors import result_sites, search_history_for, search_results
 
 THUMBNAIL_CACHE_SECONDS = 365 * 24 * 3600  # thumbnails never change for a URL hash
 
 
-def _get_search_for_user(request: HttpRequest, pk: int) -> Search:
+class AuthedRequest(HttpRequest):
+    """What these views receive: login is required (middleware) and htmx is parsed."""
+
+    user: User
+    htmx: HtmxDetails
+
+
+def _get_search_for_user(request: AuthedRequest, pk: int) -> Search:
     """The user's own search, or 404: strangers can't even learn it exists."""
     return get_object_or_404(Search, pk=pk, user=request.user)
 
 
-def _home_context(request: HttpRequest, form: SearchForm) -> dict[str, object]:
+def _home_context(request: AuthedRequest, form: SearchForm) -> dict[str, object]:
     return {
         "form": form,
-        "recent": search_history_for(user=request.user)[:6],  # type: ignore[arg-type]
+        "recent": search_history_for(user=request.user)[:6],
     }
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     form = SearchForm(initial={"query": request.GET.get("q", "")})
     return render(request, "search/home.html", _home_context(request, form))
 
 
 @require_POST
-def search_submit(request: HttpRequest) -> HttpResponse:
+def search_submit(request: AuthedRequest) -> HttpResponse:
     form = SearchForm(request.POST)
     if form.is_valid():
         try:
             search = services.search_create(
-                user=request.user,  # type: ignore[arg-type]
+                user=request.user,
                 query=form.cleaned_data["query"],
                 provider=form.cleaned_data["provider"] or "iqs",
                 exclude_sites=form.cleaned_data["exclude_sites"],
@@ -60,7 +68,7 @@ def search_submit(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def search_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def search_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     search = _get_search_for_user(request, pk)
     filter_form = ResultFilterForm(request.GET or None)
     context = {
@@ -82,15 +90,13 @@ def search_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def history(request: HttpRequest) -> HttpResponse:
-    page = Paginator(search_history_for(user=request.user), 25).get_page(  # type: ignore[arg-type]
-        request.GET.get("page")
-    )
+def history(request: AuthedRequest) -> HttpResponse:
+    page = Paginator(search_history_for(user=request.user), 25).get_page(request.GET.get("page"))
     return render(request, "search/history.html", {"page": page})
 
 
 @require_POST
-def search_rerun(request: HttpRequest, pk: int) -> HttpResponse:
+def search_rerun(request: AuthedRequest, pk: int) -> HttpResponse:
     search = _get_search_for_user(request, pk)
     try:
         fresh = services.search_rerun(search=search)
@@ -101,7 +107,7 @@ def search_rerun(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def search_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def search_delete(request: AuthedRequest, pk: int) -> HttpResponse:
     search = _get_search_for_user(request, pk)
     services.search_delete(search=search)
     if request.htmx:
@@ -110,9 +116,9 @@ def search_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD"])
-def thumbnail(request: HttpRequest, digest: str) -> FileResponse:
+def thumbnail(request: AuthedRequest, digest: str) -> FileResponse:
     thumb = Thumbnail.objects.filter(url_hash=digest, state=Thumbnail.State.READY).first()
-    if thumb is None or not request.user.is_authenticated:
+    if thumb is None:
         raise Http404("No such thumbnail")
     path = Path(settings.MEDIA_ROOT) / thumb.file
     if not path.is_file():

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,90 +14,217 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Thumbnail',
+            name="Thumbnail",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('url_hash', models.CharField(help_text='sha256 of image_url', max_length=64, unique=True)),
-                ('image_url', models.TextField()),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('ready', 'Ready'), ('unavailable', 'Unavailable')], default='pending', max_length=12)),
-                ('file', models.CharField(blank=True, help_text='Path under MEDIA_ROOT.', max_length=200)),
-                ('width', models.IntegerField(blank=True, null=True)),
-                ('height', models.IntegerField(blank=True, null=True)),
-                ('thumb_width', models.IntegerField(blank=True, null=True)),
-                ('thumb_height', models.IntegerField(blank=True, null=True)),
-                ('source_format', models.CharField(blank=True, max_length=10)),
-                ('error_code', models.CharField(blank=True, max_length=40)),
-                ('error_message', models.CharField(blank=True, max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('fetched_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "url_hash",
+                    models.CharField(help_text="sha256 of image_url", max_length=64, unique=True),
+                ),
+                ("image_url", models.TextField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("ready", "Ready"),
+                            ("unavailable", "Unavailable"),
+                        ],
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "file",
+                    models.CharField(
+                        blank=True, help_text="Path under MEDIA_ROOT.", max_length=200
+                    ),
+                ),
+                ("width", models.IntegerField(blank=True, null=True)),
+                ("height", models.IntegerField(blank=True, null=True)),
+                ("thumb_width", models.IntegerField(blank=True, null=True)),
+                ("thumb_height", models.IntegerField(blank=True, null=True)),
+                ("source_format", models.CharField(blank=True, max_length=10)),
+                ("error_code", models.CharField(blank=True, max_length=40)),
+                ("error_message", models.CharField(blank=True, max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("fetched_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Search',
+            name="Search",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('provider', models.CharField(choices=[('iqs', 'IQS MultimodalSearch'), ('image_search', 'Qwen image_search'), ('library', 'Local library')], default='iqs', max_length=20)),
-                ('emulated', models.BooleanField(default=False, help_text="Answered by Loupe's offline emulator, not the real provider.")),
-                ('query', models.CharField(blank=True, help_text='What the person typed.', max_length=200)),
-                ('query_sent', models.CharField(blank=True, help_text='What was sent after rewriting.', max_length=200)),
-                ('exclude_sites', models.CharField(blank=True, max_length=1000)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed'), ('partial', 'Partial')], default='queued', max_length=10)),
-                ('error_code', models.CharField(blank=True, max_length=100)),
-                ('error_message', models.TextField(blank=True)),
-                ('request_id', models.CharField(blank=True, max_length=100)),
-                ('search_time_ms', models.IntegerField(blank=True, help_text='Provider-reported.', null=True)),
-                ('provider_ms', models.IntegerField(blank=True, help_text='Wall time spent waiting on the provider.', null=True)),
-                ('result_count', models.IntegerField(default=0)),
-                ('dropped_items', models.IntegerField(default=0)),
-                ('attempts', models.IntegerField(default=0)),
-                ('raw_response', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('results_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('duration_ms', models.IntegerField(blank=True, help_text='Server side, from submit to done.', null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='searches', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[
+                            ("iqs", "IQS MultimodalSearch"),
+                            ("image_search", "Qwen image_search"),
+                            ("library", "Local library"),
+                        ],
+                        default="iqs",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "emulated",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Answered by Loupe's offline emulator, not the real provider.",
+                    ),
+                ),
+                (
+                    "query",
+                    models.CharField(
+                        blank=True, help_text="What the person typed.", max_length=200
+                    ),
+                ),
+                (
+                    "query_sent",
+                    models.CharField(
+                        blank=True, help_text="What was sent after rewriting.", max_length=200
+                    ),
+                ),
+                ("exclude_sites", models.CharField(blank=True, max_length=1000)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                            ("partial", "Partial"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("error_code", models.CharField(blank=True, max_length=100)),
+                ("error_message", models.TextField(blank=True)),
+                ("request_id", models.CharField(blank=True, max_length=100)),
+                (
+                    "search_time_ms",
+                    models.IntegerField(blank=True, help_text="Provider-reported.", null=True),
+                ),
+                (
+                    "provider_ms",
+                    models.IntegerField(
+                        blank=True, help_text="Wall time spent waiting on the provider.", null=True
+                    ),
+                ),
+                ("result_count", models.IntegerField(default=0)),
+                ("dropped_items", models.IntegerField(default=0)),
+                ("attempts", models.IntegerField(default=0)),
+                ("raw_response", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("results_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "duration_ms",
+                    models.IntegerField(
+                        blank=True, help_text="Server side, from submit to done.", null=True
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="searches",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Result',
+            name="Result",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rank', models.PositiveIntegerField()),
-                ('title', models.CharField(blank=True, max_length=500)),
-                ('image_url', models.TextField()),
-                ('host_page_url', models.TextField(blank=True)),
-                ('published_time', models.DateTimeField(blank=True, null=True)),
-                ('width', models.IntegerField(blank=True, help_text='As the provider reported.', null=True)),
-                ('height', models.IntegerField(blank=True, help_text='As the provider reported.', null=True)),
-                ('search', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='results', to='search.search')),
-                ('thumbnail', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='results', to='search.thumbnail')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rank", models.PositiveIntegerField()),
+                ("title", models.CharField(blank=True, max_length=500)),
+                ("image_url", models.TextField()),
+                ("host_page_url", models.TextField(blank=True)),
+                ("published_time", models.DateTimeField(blank=True, null=True)),
+                (
+                    "width",
+                    models.IntegerField(
+                        blank=True, help_text="As the provider reported.", null=True
+                    ),
+                ),
+                (
+                    "height",
+                    models.IntegerField(
+                        blank=True, help_text="As the provider reported.", null=True
+                    ),
+                ),
+                (
+                    "search",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="results",
+                        to="search.search",
+                    ),
+                ),
+                (
+                    "thumbnail",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="results",
+                        to="search.thumbnail",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['search', 'rank'],
+                "ordering": ["search", "rank"],
             },
         ),
         migrations.AddIndex(
-            model_name='search',
-            index=models.Index(fields=['user', '-created_at'], name='search_user_recent'),
+            model_name="search",
+            index=models.Index(fields=["user", "-created_at"], name="search_user_recent"),
         ),
         migrations.AddIndex(
-            model_name='search',
-            index=models.Index(fields=['status', 'created_at'], name='search_status_age'),
+            model_name="search",
+            index=models.Index(fields=["status", "created_at"], name="search_status_age"),
         ),
         migrations.AddIndex(
-            model_name='search',
-            index=models.Index(fields=['provider', 'created_at'], name='search_provider_age'),
+            model_name="search",
+            index=models.Index(fields=["provider", "created_at"], name="search_provider_age"),
         ),
         migrations.AddConstraint(
-            model_name='search',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'running', 'done', 'failed', 'partial'])), name='search_status_valid'),
+            model_name="search",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["queued", "running", "done", "failed", "partial"])
+                ),
+                name="search_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='result',
-            constraint=models.UniqueConstraint(fields=('search', 'rank'), name='result_rank_unique'),
+            model_name="result",
+            constraint=models.UniqueConstraint(
+                fields=("search", "rank"), name="result_rank_unique"
+            ),
         ),
     ]
