@@ -15,22 +15,23 @@ import uuid
 from time import monotonic
 from typing import Any
 
+from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
 from kombu.utils.json import dumps
 
 
 class AtomicFilesystemChannel(filesystem.Channel):
-    def _put(self, queue: str, payload: Any, **kwargs: Any) -> None:
+    def _put(self, queue: str, message: Any) -> None:
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final_path = os.path.join(self.data_folder_out, name)
         # No dot before "msg" in a form _get() matches, so readers skip it.
         partial_path = os.path.join(self.data_folder_out, f"partial-{uuid.uuid4().hex}")
         try:
             with open(partial_path, "wb") as handle:
-                handle.write(dumps(payload).encode())
+                handle.write(dumps(message).encode())
             os.replace(partial_path, final_path)
         except OSError as exc:
-            raise filesystem.ChannelError(f"Cannot add a message to {final_path!r}") from exc
+            raise ChannelError(f"Cannot add a message to {final_path!r}") from exc
 
 
 class AtomicFilesystemTransport(filesystem.Transport):
