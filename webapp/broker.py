@@ -21,14 +21,15 @@ from kombu.utils.json import dumps
 
 
 class AtomicFilesystemChannel(filesystem.Channel):
-    def _put(self, queue: str, message: Any) -> None:
+    # kombu's own stubs disagree on this signature between its base classes.
+    def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:  # type: ignore[override]
         name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
         final_path = os.path.join(self.data_folder_out, name)
         # No dot before "msg" in a form _get() matches, so readers skip it.
         partial_path = os.path.join(self.data_folder_out, f"partial-{uuid.uuid4().hex}")
         try:
             with open(partial_path, "wb") as handle:
-                handle.write(dumps(message).encode())
+                handle.write(dumps(payload).encode())
             os.replace(partial_path, final_path)
         except OSError as exc:
             raise ChannelError(f"Cannot add a message to {final_path!r}") from exc
