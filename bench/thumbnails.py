@@ -118,6 +118,10 @@ def full_decode(paths: list[Path], out: Path, *, reducing_gap: float | None = No
 
 class _QuietHandler(SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as a real image host would
+    # Headers and body go out in separate writes; with Nagle on, the body
+    # waits for the client's delayed ACK (40 ms on Linux) now and then. Real
+    # image hosts (nginx, CDNs) set TCP_NODELAY, so this one does too.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -143,6 +147,8 @@ def serving(folder: Path) -> Iterator[int]:
     )
     host.start()
     try:
+        if not receive.poll(30):
+            raise RuntimeError("the benchmark's image host did not start")
         yield int(receive.recv())
     finally:
         host.terminate()

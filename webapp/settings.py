@@ -228,5 +228,9 @@ THUMBNAIL_MAX_SIDE = 320
 
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")
 
+# --- Limits ---------------------------------------------------------------------
+# Unset means no limit; staff can set a per-user limit in the admin.
+SEARCHES_PER_USER_PER_DAY = env_int("SEARCHES_PER_USER_PER_DAY", None, minimum=0)
+
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must not be empty")

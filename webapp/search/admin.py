@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from webapp.search.models import Result, Search, Thumbnail
+from webapp.search.models import Result, Search, Thumbnail, UserSearchLimit
 
 
 class ResultInline(admin.TabularInline[Result, Search]):
@@ -51,3 +51,10 @@ class ThumbnailAdmin(admin.ModelAdmin[Thumbnail]):
     list_filter = ["state", "source_format", "error_code"]
     search_fields = ["image_url", "url_hash"]
     date_hierarchy = "created_at"
+
+
+@admin.register(UserSearchLimit)
+class UserSearchLimitAdmin(admin.ModelAdmin[UserSearchLimit]):
+    list_display = ["user", "searches_per_day"]
+    search_fields = ["user__username"]
+    raw_id_fields = ["user"]

@@ -108,7 +108,7 @@ def _search_out(search: Search) -> SearchOut:
 
 @router.post(
     "/searches",
-    response={202: SearchQueued, 400: ProblemOut},
+    response={202: SearchQueued, 400: ProblemOut, 429: ProblemOut},
     summary="Start a search",
     description="Validates and queues a search. Nothing is queued when the input is invalid.",
 )
@@ -120,6 +120,8 @@ def create_search(request: HttpRequest, payload: SearchIn) -> Status[SearchQueue
             provider=payload.provider,
             exclude_sites=payload.excludeSites,
         )
+    except services.SearchLimitReached as exc:
+        return Status(429, ProblemOut(detail=exc.message))
     except ValidationError as exc:
         errors = {
             ("excludeSites" if k == "exclude_sites" else k): v for k, v in exc.message_dict.items()

@@ -46,7 +46,16 @@ class Search(models.Model):
         max_length=200, blank=True, help_text="What was sent after rewriting."
     )
     exclude_sites = models.CharField(max_length=1000, blank=True)
+    query_image = models.CharField(
+        max_length=200, blank=True, help_text="An uploaded query image, path under MEDIA_ROOT."
+    )
+    query_image_url = models.TextField(
+        blank=True, help_text="Where the query image came from, when it was a URL or a result."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(
+        max_length=60, blank=True, help_text="The live stage shown while running."
+    )
     error_code = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
     request_id = models.CharField(max_length=100, blank=True)
@@ -58,6 +67,14 @@ class Search(models.Model):
     dropped_items = models.IntegerField(default=0)
     attempts = models.IntegerField(default=0)
     raw_response = models.JSONField(null=True, blank=True)
+    answer_text = models.TextField(blank=True, help_text="A model's written answer, if any.")
+    input_tokens = models.IntegerField(null=True, blank=True)
+    output_tokens = models.IntegerField(null=True, blank=True)
+    total_tokens = models.IntegerField(null=True, blank=True)
+    tool_calls = models.IntegerField(default=0, help_text="Billable provider tool calls.")
+    cost_cny = models.DecimalField(
+        max_digits=12, decimal_places=5, null=True, blank=True, help_text="Estimated cost, CNY."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     results_at = models.DateTimeField(null=True, blank=True)
@@ -95,6 +112,22 @@ class Search(models.Model):
         return bool(self.query_sent) and self.query_sent != self.query
 
 
+class UserSearchLimit(models.Model):
+    """A per-user daily search limit set by staff; overrides SEARCHES_PER_USER_PER_DAY.
+
+    ``searches_per_day`` null means "no limit" for this user.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="search_limit"
+    )
+    searches_per_day = models.PositiveIntegerField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        limit = "no limit" if self.searches_per_day is None else f"{self.searches_per_day}/day"
+        return f"{self.user}: {limit}"
+
+
 class Thumbnail(models.Model):
     """A fetched image, shrunk to about 320 px, shared by every result with that URL.
 
@@ -108,6 +141,8 @@ class Thumbnail(models.Model):
         UNAVAILABLE = "unavailable", "Unavailable"
 
     url_hash = models.CharField(max_length=64, unique=True, help_text="sha256 of image_url")
+    # Thumbnails are shared (results, collection items); a row is kept while
+    # anything refers to it, so deleting a search never empties a collection.
     image_url = models.TextField()
     state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
     file = models.CharField(max_length=200, blank=True, help_text="Path under MEDIA_ROOT.")
@@ -116,6 +151,9 @@ class Thumbnail(models.Model):
     thumb_width = models.IntegerField(null=True, blank=True)
     thumb_height = models.IntegerField(null=True, blank=True)
     source_format = models.CharField(max_length=10, blank=True)
+    phash = models.CharField(
+        max_length=16, blank=True, help_text="Perceptual hash (hex), to spot re-hosted copies."
+    )
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from webapp.providers.errors import ProviderError
 from webapp.providers.events import Completed, HitsFound, ImageHit
-from webapp.search.models import Provider, Result, Search
+from webapp.search.models import Provider, Result, Search, UserSearchLimit
 from webapp.search.provider_registry import provider_events, provider_info
 from webapp.search.query_rewrite import rewrite_query
 from webapp.search.thumbnails import thumbnails_fetch, thumbnails_for_urls
@@ -31,6 +32,36 @@ INTERNAL_ERROR_MESSAGE = (
 )
 
 
+class SearchLimitReached(Exception):
+    """The person used up today's searches; nothing was saved or queued."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.message = (
+            f"You have used all {limit} searches allowed per day. "
+            "The limit resets at midnight UTC; staff can raise it for you."
+        )
+        super().__init__(self.message)
+
+
+def search_daily_limit_for(*, user: User) -> int | None:
+    """The user's own limit if staff set one, else SEARCHES_PER_USER_PER_DAY (None: no limit)."""
+    own = UserSearchLimit.objects.filter(user=user).first()
+    if own is not None:
+        return own.searches_per_day
+    limit: int | None = settings.SEARCHES_PER_USER_PER_DAY
+    return limit
+
+
+def _check_daily_limit(user: User) -> None:
+    limit = search_daily_limit_for(user=user)
+    if limit is None:
+        return
+    day_start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    if Search.objects.filter(user=user, created_at__gte=day_start).count() >= limit:
+        raise SearchLimitReached(limit)
+
+
 def _ms_between(start: datetime, end: datetime) -> int:
     return round((end - start).total_seconds() * 1000)
 
@@ -40,7 +71,8 @@ def search_create(
 ) -> Search:
     """Validate, save a queued Search, and queue its task once the row is committed.
 
-    Raises ValidationError (nothing saved, nothing queued) for bad input.
+    Raises ValidationError for bad input and SearchLimitReached over the daily
+    limit; in both cases nothing is saved or queued.
     """
     info = provider_info(provider)
     if info is None or not info.available:
@@ -57,6 +89,7 @@ def search_create(
             errors[field] = exc.messages
     if errors:
         raise ValidationError(errors)
+    _check_daily_limit(user)
     text = str(clean["query"])
     sites = list(clean["exclude_sites"])  # type: ignore[call-overload]
     with transaction.atomic():
@@ -90,6 +123,35 @@ def search_dispatch(*, search_id: int) -> bool:
             finished_at=timezone.now(),
         )
         return False
+    return True
+
+
+def search_redispatch(*, search: Search) -> bool:
+    """Queue a stuck or failed search again, as the same Search row.
+
+    The row goes back to queued only from running, queued or failed (a
+    conditional UPDATE, so two staff clicking at once queue it once), and its
+    partial results are cleared so the worker starts clean.
+    """
+    with transaction.atomic():
+        reset = Search.objects.filter(
+            pk=search.pk,
+            status__in=[Search.Status.QUEUED, Search.Status.RUNNING, Search.Status.FAILED],
+        ).update(
+            status=Search.Status.QUEUED,
+            error_code="",
+            error_message="",
+            stage="",
+            started_at=None,
+            results_at=None,
+            finished_at=None,
+            duration_ms=None,
+            result_count=0,
+        )
+        if not reset:
+            return False
+        Result.objects.filter(search_id=search.pk).delete()
+        transaction.on_commit(lambda: search_dispatch(search_id=search.pk))
     return True
 
 

@@ -58,6 +58,9 @@ def search_submit(request: AuthedRequest) -> HttpResponse:
                 provider=form.cleaned_data["provider"] or "iqs",
                 exclude_sites=form.cleaned_data["exclude_sites"],
             )
+        except services.SearchLimitReached as exc:
+            form.add_error(None, exc.message)
+            return render(request, "search/home.html", _home_context(request, form), status=429)
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
                 for message in messages:
@@ -100,6 +103,8 @@ def search_rerun(request: AuthedRequest, pk: int) -> HttpResponse:
     search = _get_search_for_user(request, pk)
     try:
         fresh = services.search_rerun(search=search)
+    except services.SearchLimitReached as exc:
+        return render(request, "search/limit_reached.html", {"message": exc.message}, status=429)
     except ValidationError:
         # Input that was valid once can only fail if the rules tightened since.
         return redirect(f"/?q={search.query}")
