@@ -42,6 +42,13 @@ def env_int(name: str, default: int | None, *, minimum: int = 0) -> int | None:
     return value
 
 
+def env_count(name: str, default: int, *, minimum: int = 0) -> int:
+    """Like env_int, for settings that always have a number."""
+    value = env_int(name, default, minimum=minimum)
+    assert value is not None  # a default was given
+    return value
+
+
 def env_float(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":

@@ -17,6 +17,7 @@ from webapp.env import (
     env_bool,
     env_float,
     env_host_ports,
+    env_count,
     env_int,
     env_list,
     env_str,
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "ninja",
     "webapp.accounts",
     "webapp.search",
+    "webapp.dashboard",
 ]
 
 MIDDLEWARE = [
@@ -208,7 +210,7 @@ IQS_BASE_URL = env_url("IQS_BASE_URL", "https://cloud-iqs.aliyuncs.com")
 IQS_EMULATED = not IQS_API_KEY
 IQS_EFFECTIVE_BASE_URL = EMULATOR_URL if IQS_EMULATED else IQS_BASE_URL
 IQS_TIMEOUT_SECONDS = env_float("IQS_TIMEOUT_SECONDS", 6.0)
-IQS_MAX_TRIES = env_int("IQS_MAX_TRIES", 3, minimum=1)
+IQS_MAX_TRIES = env_count("IQS_MAX_TRIES", 3, minimum=1)
 # A dotted path to a callable(str) -> str that shortens long queries; the
 # default is deterministic (webapp.search.query_rewrite.shorten_query).
 QUERY_REWRITER = env_str("QUERY_REWRITER", "webapp.search.query_rewrite.shorten_query")
@@ -218,12 +220,32 @@ DASHSCOPE_BASE_URL = env_url(
     "DASHSCOPE_BASE_URL", "https://dashscope.aliyuncs.com/compatible-mode/v1"
 )
 DASHSCOPE_MODEL = env_str("DASHSCOPE_MODEL", "qwen3.7-plus")
+DASHSCOPE_EMULATED = not DASHSCOPE_API_KEY
+DASHSCOPE_EFFECTIVE_BASE_URL = (
+    f"{EMULATOR_URL}/compatible-mode/v1" if DASHSCOPE_EMULATED else DASHSCOPE_BASE_URL
+)
+DASHSCOPE_TIMEOUT_SECONDS = env_float("DASHSCOPE_TIMEOUT_SECONDS", 120.0)
+
+# --- Prices, for cost estimates (CNY) ----------------------------------------------
+# image_search is billed per tool call (api-docs 004: CNY 48 per 1,000 calls);
+# token prices depend on the model and contract, so they are settings.
+IMAGE_SEARCH_PRICE_PER_1000_CALLS_CNY = env_float("IMAGE_SEARCH_PRICE_PER_1000_CALLS_CNY", 48.0)
+TOKEN_PRICE_INPUT_PER_1K_CNY = env_float("TOKEN_PRICE_INPUT_PER_1K_CNY", 0.0)
+TOKEN_PRICE_OUTPUT_PER_1K_CNY = env_float("TOKEN_PRICE_OUTPUT_PER_1K_CNY", 0.0)
+
+# --- Uploads ---------------------------------------------------------------------
+UPLOAD_MAX_BYTES = env_count("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# Query images are downscaled to this longest side before going to the provider:
+# more pixels cost upload time and tokens without helping a similarity search.
+UPLOAD_MAX_SIDE = env_count("UPLOAD_MAX_SIDE", 2048, minimum=64)
+# How long a signed public URL to an uploaded query image stays valid.
+UPLOAD_URL_MAX_AGE_SECONDS = env_count("UPLOAD_URL_MAX_AGE_SECONDS", 15 * 60, minimum=60)
 
 # --- Image fetching ------------------------------------------------------------
 FETCH_PRIVATE_ALLOWLIST = env_host_ports("FETCH_PRIVATE_ALLOWLIST")
-FETCH_MAX_BYTES = env_int("FETCH_MAX_BYTES", 15 * 1024 * 1024, minimum=1024)
+FETCH_MAX_BYTES = env_count("FETCH_MAX_BYTES", 15 * 1024 * 1024, minimum=1024)
 FETCH_TIMEOUT_SECONDS = env_float("FETCH_TIMEOUT_SECONDS", 8.0)
-THUMBNAIL_CONCURRENCY = env_int("THUMBNAIL_CONCURRENCY", 8, minimum=1)
+THUMBNAIL_CONCURRENCY = env_count("THUMBNAIL_CONCURRENCY", 8, minimum=1)
 THUMBNAIL_MAX_SIDE = 320
 
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")
@@ -231,6 +253,15 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")
 # --- Limits ---------------------------------------------------------------------
 # Unset means no limit; staff can set a per-user limit in the admin.
 SEARCHES_PER_USER_PER_DAY = env_int("SEARCHES_PER_USER_PER_DAY", None, minimum=0)
+
+# --- Dashboard ------------------------------------------------------------------
+# The IQS trial allows 1,000 queries a day (Retrieval.TestUserQueryPerDayExceeded).
+IQS_DAILY_QUOTA = env_int("IQS_DAILY_QUOTA", 1000, minimum=1)
+# IQS's documents publish no per-call price; 0 shows IQS calls as "not priced".
+IQS_PRICE_PER_CALL_CNY = env_float("IQS_PRICE_PER_CALL_CNY", 0.0)
+# A search task has a 2-minute hard time limit, so a search queued or running
+# for 10 minutes has no worker behind it.
+STUCK_SEARCH_MINUTES = env_int("STUCK_SEARCH_MINUTES", 10, minimum=1)
 
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must not be empty")

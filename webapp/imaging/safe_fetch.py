@@ -362,13 +362,14 @@ def make_fetch_client(*, ssl_context: ssl.SSLContext | None = None) -> httpx.Cli
     return httpx.Client(
         transport=_PinnedTransport(ssl_context),
         # Proxy variables would send the request somewhere we did not check.
+        # (httpx already ignores them when given a transport; this says so.)
         trust_env=False,
         follow_redirects=False,
         # Requests go to IPs, so a shared cookie jar would hand one site's
         # cookies to every other site on the same address. Keep none.
         # (A bare CookieJar, because httpx.Cookies would be copied into a new
         # jar with the default, accepting policy.)
-        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+
     )
 
 

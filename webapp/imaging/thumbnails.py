@@ -158,9 +158,11 @@ def reencode_upload(
     *,
     max_bytes: int = 10 * 1024 * 1024,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_side: int | None = None,
 ) -> tuple[bytes, str, int, int]:
     """Re-encode an uploaded image from its pixels alone: (bytes, content_type, width, height).
 
+    With ``max_side``, the image is also shrunk so its longest side fits.
     Nothing of the original file survives but the pixels and the colour
     profile: EXIF (GPS, camera serials), XMP and text chunks are dropped, and
     the EXIF orientation is applied to the pixels so the image stays upright.
@@ -171,8 +173,14 @@ def reencode_upload(
         )
     image = _open(data, UPLOAD_FORMATS, max_pixels)
     output_format, content_type = _UPLOAD_OUTPUT.get(str(image.format), _LOSSLESS_OUTPUT)
+    target = fit_within(image.size, max_side) if max_side else image.size
+    # With a max_side, JPEGs decode at 1/2..1/8 scale straight away: a 24 MP
+    # photo then never exists in memory at full size.
+    image.draft(image.mode if image.mode in ("RGB", "L") else "RGB", target)
     _load(image)
     clean = _upright(_pixels_only(image, output_format), _orientation(image))
+    if max_side and max(clean.size) > max_side:
+        clean = _resize(clean, fit_within(clean.size, max_side))
     out = io.BytesIO()
     clean.save(out, output_format, **_save_options(image, clean, output_format))
     return out.getvalue(), content_type, clean.width, clean.height

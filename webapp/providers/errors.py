@@ -12,6 +12,10 @@ class ProviderError(Exception):
     whether trying again later may help.
     """
 
+    # True for failures after part of the answer arrived (a stream cut midway):
+    # what arrived is kept and the search ends as "partial".
+    keeps_results = False
+
     def __init__(
         self,
         code: str,

@@ -62,6 +62,17 @@ class Completed:
     provider_ms: float = 0.0
     dropped_items: int = 0
     raw_response: dict[str, Any] = field(default_factory=dict)
+    # Usage, for providers that bill by tokens and tool calls (Responses API).
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    tool_calls: int = 0
+    # The Responses API (image_search): what the person reads beside the gallery.
+    response_id: str = ""  # the provider's id of the answer (resp_...), next to request_id
+    answer_text: str = ""  # the model's whole answer: authoritative over the deltas
+    no_tool_call: bool = False  # the model answered without searching for images
+    malformed_events: int = 0  # stream events whose data was not JSON; skipped
+    capped_items: int = 0  # of dropped_items, those past the provider's 100-image cap
 
 
 ProviderEvent = Progress | HitsFound | TextDelta | Completed

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -12,13 +14,26 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from webapp.imaging.safe_fetch import FetchError, fetch_url
 from webapp.providers.errors import ProviderError
-from webapp.providers.events import Completed, HitsFound, ImageHit
-from webapp.search.models import Provider, Result, Search, UserSearchLimit
+from webapp.providers.events import (
+    Completed,
+    HitsFound,
+    ImageHit,
+    Progress,
+    ProviderEvent,
+    TextDelta,
+)
+from webapp.search.models import Provider, Result, Search, Thumbnail, UserSearchLimit
 from webapp.search.provider_registry import provider_events, provider_info
+from webapp.search.query_images import (
+    provider_reference,
+    query_image_bytes,
+    query_image_store,
+)
 from webapp.search.query_rewrite import rewrite_query
-from webapp.search.thumbnails import thumbnails_fetch, thumbnails_for_urls
-from webapp.search.validation import clean_exclude_sites, clean_query
+from webapp.search.thumbnails import ThumbnailBatch, thumbnails_for_urls
+from webapp.search.validation import clean_exclude_sites, clean_image_url, clean_query
 
 logger = logging.getLogger(__name__)
 
@@ -66,40 +81,78 @@ def _ms_between(start: datetime, end: datetime) -> int:
     return round((end - start).total_seconds() * 1000)
 
 
-def search_create(
-    *, user: User, query: str, provider: str = Provider.IQS, exclude_sites: str = ""
-) -> Search:
-    """Validate, save a queued Search, and queue its task once the row is committed.
-
-    Raises ValidationError for bad input and SearchLimitReached over the daily
-    limit; in both cases nothing is saved or queued.
-    """
+def _validated_input(
+    *, provider: str, query: str, exclude_sites: str, has_image: bool
+) -> tuple[str, list[str]]:
+    """Check what the person typed against what the chosen provider takes."""
     info = provider_info(provider)
     if info is None or not info.available:
         raise ValidationError({"provider": f"Unknown or unavailable provider “{provider}”."})
     errors: dict[str, list[str]] = {}
-    clean: dict[str, object] = {}
-    for field, cleaner, raw in (
-        ("query", clean_query, query),
-        ("exclude_sites", clean_exclude_sites, exclude_sites),
-    ):
+    text, sites = "", []
+    if query.strip() or info.needs_text:
         try:
-            clean[field] = cleaner(raw)
+            text = clean_query(query)
         except ValidationError as exc:
-            errors[field] = exc.messages
+            errors["query"] = exc.messages
+    try:
+        sites = clean_exclude_sites(exclude_sites)
+    except ValidationError as exc:
+        errors["exclude_sites"] = exc.messages
+    if has_image and not info.takes_image:
+        errors["image"] = [f"{info.label} searches by text only; choose an image search."]
+    if info.needs_image and not has_image:
+        errors["image"] = ["Add an image to search by: upload, paste, drop, or give its URL."]
     if errors:
         raise ValidationError(errors)
+    return text, sites
+
+
+def _provider_for(provider: str, *, has_image: bool) -> str:
+    """An empty choice means: by image when there is one, else web text search."""
+    if provider:
+        return provider
+    return Provider.IMAGE_SEARCH if has_image else Provider.IQS
+
+
+def search_create(
+    *,
+    user: User,
+    query: str = "",
+    provider: str = "",
+    exclude_sites: str = "",
+    image: bytes | None = None,
+    image_url: str = "",
+) -> Search:
+    """Validate, save a queued Search, and queue its task once the row is committed.
+
+    ``image`` is an uploaded file's bytes; ``image_url`` an address the worker
+    will fetch safely. Raises ValidationError for bad input and
+    SearchLimitReached over the daily limit; in both cases nothing is queued.
+    """
+    has_image = image is not None or bool(image_url.strip())
+    provider = _provider_for(provider, has_image=has_image)
+    text, sites = _validated_input(
+        provider=provider, query=query, exclude_sites=exclude_sites, has_image=has_image
+    )
+    clean_url = ""
+    if image_url.strip() and image is None:
+        try:
+            clean_url = clean_image_url(image_url)
+        except ValidationError as exc:
+            raise ValidationError({"image_url": exc.messages}) from exc
     _check_daily_limit(user)
-    text = str(clean["query"])
-    sites = list(clean["exclude_sites"])  # type: ignore[call-overload]
+    stored = query_image_store(image) if image is not None else None
     with transaction.atomic():
         search = Search.objects.create(
             user=user,
             provider=provider,
-            emulated=info.emulated,
+            emulated=provider_info(provider).emulated,  # type: ignore[union-attr]
             query=text,
-            query_sent=rewrite_query(text),
+            query_sent=rewrite_query(text) if provider == Provider.IQS else text,
             exclude_sites=",".join(sites),
+            query_image=stored.name if stored else "",
+            query_image_url=clean_url,
         )
         transaction.on_commit(lambda: search_dispatch(search_id=search.pk))
     return search
@@ -157,12 +210,20 @@ def search_redispatch(*, search: Search) -> bool:
 
 def search_rerun(*, search: Search) -> Search:
     """A new search with the same input; the old one stays in history."""
+    image = query_image_bytes(search.query_image) if search.query_image else None
     return search_create(
         user=search.user,
         query=search.query,
         provider=search.provider,
         exclude_sites=search.exclude_sites,
+        image=image,
+        image_url="" if image is not None else search.query_image_url,
     )
+
+
+def search_similar_to(*, user: User, result: Result) -> Search:
+    """An image search that starts from a result's image (the "Search similar" button)."""
+    return search_create(user=user, provider=Provider.IMAGE_SEARCH, image_url=result.image_url)
 
 
 def search_delete(*, search: Search) -> None:
@@ -170,7 +231,8 @@ def search_delete(*, search: Search) -> None:
 
 
 def search_run(*, search_id: int) -> None:
-    """Run a queued search: call the provider, keep its hits, fetch thumbnails, finish.
+    """Run a queued search: call the provider, keep what it sends as it sends it,
+    fetch thumbnails alongside, and finish as done, partial or failed.
 
     Safe to run twice: the queued → running claim is a conditional UPDATE, so a
     second delivery of the same task finds nothing to claim and returns.
@@ -181,32 +243,103 @@ def search_run(*, search_id: int) -> None:
     if not claimed:
         return
     search = Search.objects.get(pk=search_id)
-    try:
-        _collect_provider_events(search)
-    except ProviderError as exc:
-        _finish(search, Search.Status.FAILED, code=exc.code, message=exc.message)
-        return
-    except Exception:
-        logger.exception("search %s failed unexpectedly", search_id)
-        _finish(search, Search.Status.FAILED, code="Internal", message=INTERNAL_ERROR_MESSAGE)
-        return
-    thumbnails_fetch(
-        thumbnails=[
-            r.thumbnail
-            for r in search.results.select_related("thumbnail")
-            if r.thumbnail is not None
-        ]
-    )
+    with ThumbnailBatch() as thumbnails:
+        try:
+            reference = _query_image_reference(search)
+            _collect_provider_events(search, reference, thumbnails)
+        except ProviderError as exc:
+            status = Search.Status.PARTIAL if exc.keeps_results else Search.Status.FAILED
+            if status == Search.Status.PARTIAL and not search.result_count:
+                status = Search.Status.FAILED
+            _finish(search, status, code=exc.code, message=exc.message)
+            return
+        except ValidationError as exc:
+            _finish(search, Search.Status.FAILED, code="BadQueryImage", message=exc.messages[0])
+            return
+        except Exception:
+            logger.exception("search %s failed unexpectedly", search_id)
+            _finish(search, Search.Status.FAILED, code="Internal", message=INTERNAL_ERROR_MESSAGE)
+            return
     _finish(search, Search.Status.DONE)
 
 
-def _collect_provider_events(search: Search) -> None:
-    next_rank = 1
-    for event in provider_events(search):
+def _query_image_reference(search: Search) -> str:
+    """Make sure a query image given by URL is fetched and stored; say how to send it."""
+    if search.query_image_url and not search.query_image:
+        search.query_image = _fetch_query_image(search.query_image_url)
+        search.save(update_fields=["query_image"])
+    return provider_reference(search.query_image) if search.query_image else ""
+
+
+def _fetch_query_image(url: str) -> str:
+    try:
+        fetched = fetch_url(
+            url,
+            max_bytes=settings.UPLOAD_MAX_BYTES,
+            timeout=settings.FETCH_TIMEOUT_SECONDS,
+            allowlist=settings.FETCH_PRIVATE_ALLOWLIST,
+        )
+    except FetchError as exc:
+        raise ValidationError(f"Could not fetch the query image: {exc.message}") from exc
+    return query_image_store(fetched.content).name
+
+
+class _EventRecorder:
+    """Persists a provider's events as they arrive, so the page can show them live.
+
+    Hits are written at once; text deltas are written at most every
+    TEXT_FLUSH_SECONDS, since one UPDATE per token would only load the database.
+    """
+
+    TEXT_FLUSH_SECONDS = 0.25
+
+    def __init__(self, search: Search, thumbnails: ThumbnailBatch) -> None:
+        self.search = search
+        self.thumbnails = thumbnails
+        self.next_rank = 1
+        self.pending_text: list[str] = []
+        self.last_flush = time.monotonic()
+
+    def record(self, event: ProviderEvent) -> None:
         if isinstance(event, HitsFound):
-            next_rank = _store_hits(search, event.hits, first_rank=next_rank)
+            self.next_rank = _store_hits(self.search, event.hits, first_rank=self.next_rank)
+            self.thumbnails.submit(
+                Thumbnail.objects.filter(results__search=self.search, state="pending")
+            )
+            self._set_stage(f"found:{self.search.result_count}")
+        elif isinstance(event, TextDelta):
+            self.pending_text.append(event.text)
+            if time.monotonic() - self.last_flush >= self.TEXT_FLUSH_SECONDS:
+                self.flush_text()
+        elif isinstance(event, Progress):
+            self._set_stage(event.stage)
         elif isinstance(event, Completed):
-            _store_summary(search, event)
+            self.flush_text()
+            _store_summary(self.search, event)
+        self.thumbnails.save_finished()
+
+    def flush_text(self) -> None:
+        if not self.pending_text:
+            return
+        self.search.answer_text += "".join(self.pending_text)
+        self.pending_text = []
+        self.last_flush = time.monotonic()
+        self.search.save(update_fields=["answer_text"])
+
+    def _set_stage(self, stage: str) -> None:
+        if stage != self.search.stage:
+            self.search.stage = stage[:60]
+            self.search.save(update_fields=["stage"])
+
+
+def _collect_provider_events(search: Search, reference: str, thumbnails: ThumbnailBatch) -> None:
+    recorder = _EventRecorder(search, thumbnails)
+    try:
+        for event in provider_events(search, image_reference=reference):
+            recorder.record(event)
+    finally:
+        # What arrived before a failure is kept (a cut stream ends as "partial").
+        recorder.flush_text()
 
 
 def _store_hits(search: Search, hits: list[ImageHit], *, first_rank: int) -> int:
@@ -241,6 +374,7 @@ def _store_summary(search: Search, summary: Completed) -> None:
     search.raw_response = summary.raw_response
     if summary.query_sent:
         search.query_sent = summary.query_sent[:200]
+    usage_fields = _store_usage(search, summary)
     search.save(
         update_fields=[
             "request_id",
@@ -249,8 +383,34 @@ def _store_summary(search: Search, summary: Completed) -> None:
             "dropped_items",
             "raw_response",
             "query_sent",
+            *usage_fields,
         ]
     )
+
+
+def _store_usage(search: Search, summary: Completed) -> list[str]:
+    """Tokens, billable tool calls and the estimated cost, for providers that report them."""
+    if summary.total_tokens is None and not summary.tool_calls:
+        return []
+    search.input_tokens = summary.input_tokens
+    search.output_tokens = summary.output_tokens
+    search.total_tokens = summary.total_tokens
+    search.tool_calls = summary.tool_calls
+    search.cost_cny = search_cost_cny(
+        tool_calls=summary.tool_calls,
+        input_tokens=summary.input_tokens or 0,
+        output_tokens=summary.output_tokens or 0,
+    )
+    return ["input_tokens", "output_tokens", "total_tokens", "tool_calls", "cost_cny"]
+
+
+def search_cost_cny(*, tool_calls: int, input_tokens: int, output_tokens: int) -> Decimal:
+    """CNY 48 per 1,000 image_search calls (api-docs 004) plus tokens at the configured rates."""
+    per_call = Decimal(str(settings.IMAGE_SEARCH_PRICE_PER_1000_CALLS_CNY)) / 1000
+    per_input = Decimal(str(settings.TOKEN_PRICE_INPUT_PER_1K_CNY)) / 1000
+    per_output = Decimal(str(settings.TOKEN_PRICE_OUTPUT_PER_1K_CNY)) / 1000
+    cost = tool_calls * per_call + input_tokens * per_input + output_tokens * per_output
+    return cost.quantize(Decimal("0.00001"))
 
 
 def _finish(search: Search, status: str, *, code: str = "", message: str = "") -> None:

@@ -59,3 +59,19 @@ def clean_exclude_sites(raw: str | None) -> list[str]:
             f"Exclude at most {EXCLUDE_SITES_MAX} sites at once.", code="too_many_sites"
         )
     return sites
+
+
+IMAGE_URL_MAX_CHARS = 2000
+
+
+def clean_image_url(raw: str | None) -> str:
+    """An http(s) address of a query image. Whether it is safe to fetch is decided
+    when the worker fetches it (SSRF rules), not here."""
+    url = (raw or "").strip()
+    if len(url) > IMAGE_URL_MAX_CHARS:
+        raise ValidationError("That image address is too long.", code="url_too_long")
+    if not re.match(r"^https?://[^\s/$.?#][^\s]*$", url, flags=re.IGNORECASE):
+        raise ValidationError(
+            "Give the image's address as a full http:// or https:// URL.", code="bad_url"
+        )
+    return url

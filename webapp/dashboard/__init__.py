@@ -1,0 +1,1 @@
+"""The staff dashboard: use, latency, errors, quota, cost, queues and provider health."""
