@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "ninja",
     "webapp.accounts",
     "webapp.search",
+    "webapp.library",
     "webapp.dashboard",
 ]
 
@@ -178,13 +179,16 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT = "webapp.broker:AtomicFilesystemTransport"
-    for sub in ("out", "processed"):
+    for sub in ("out", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(BROKER_DIR / "out"),
         "data_folder_out": str(BROKER_DIR / "out"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Broadcasts (the dashboard's inspect ping) go through exchange tables
+        # here; kombu's default is ./control in whatever folder a process started.
+        "control_folder": str(BROKER_DIR / "control"),
         # The default 1 s poll adds ~0.5 s to every search (design.md, recipes).
         # At 10 ms the idle worker lists one small folder 100 times a second,
         # well under 1% of a core, and a search waits ~5 ms for pick-up.
@@ -256,12 +260,12 @@ SEARCHES_PER_USER_PER_DAY = env_int("SEARCHES_PER_USER_PER_DAY", None, minimum=0
 
 # --- Dashboard ------------------------------------------------------------------
 # The IQS trial allows 1,000 queries a day (Retrieval.TestUserQueryPerDayExceeded).
-IQS_DAILY_QUOTA = env_int("IQS_DAILY_QUOTA", 1000, minimum=1)
+IQS_DAILY_QUOTA = env_count("IQS_DAILY_QUOTA", 1000, minimum=1)
 # IQS's documents publish no per-call price; 0 shows IQS calls as "not priced".
 IQS_PRICE_PER_CALL_CNY = env_float("IQS_PRICE_PER_CALL_CNY", 0.0)
 # A search task has a 2-minute hard time limit, so a search queued or running
 # for 10 minutes has no worker behind it.
-STUCK_SEARCH_MINUTES = env_int("STUCK_SEARCH_MINUTES", 10, minimum=1)
+STUCK_SEARCH_MINUTES = env_count("STUCK_SEARCH_MINUTES", 10, minimum=1)
 
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must not be empty")

@@ -45,7 +45,9 @@ def test_invalid_input_gets_a_readable_400_and_nothing_is_queued(
         ({"query": ""}, "Type something"),
         ({"query": "x" * 51}, "50 characters"),
         ({"query": "lion", "excludeSites": "??"}, "not a site"),
-        ({}, "query"),
+        ({}, "Type something"),
+        ({"imageUrl": "ftp://x"}, "http"),
+        ({"provider": "image_search", "query": "cats"}, "Add an image"),
         ({"query": "lion", "provider": "bing"}, "provider"),
     ]:
         status, answer = _post(owner_client, body)

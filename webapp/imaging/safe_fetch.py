@@ -369,7 +369,7 @@ def make_fetch_client(*, ssl_context: ssl.SSLContext | None = None) -> httpx.Cli
         # cookies to every other site on the same address. Keep none.
         # (A bare CookieJar, because httpx.Cookies would be copied into a new
         # jar with the default, accepting policy.)
-
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
     )
 
 

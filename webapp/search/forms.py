@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from webapp.search.selectors import ORIENTATIONS, SORTS, ResultFilters
 from webapp.search.validation import QUERY_MAX_CHARS
@@ -23,11 +24,30 @@ class SearchForm(forms.Form):
         ),
     )
     provider = forms.CharField(required=False)
+    # Only bytes are taken from the upload; its name and Content-Type are ignored
+    # (query_images.py decodes and re-encodes it).
+    image = forms.FileField(required=False, allow_empty_file=True)
+    image_url = forms.CharField(required=False, max_length=2000)
     exclude_sites = forms.CharField(
         required=False,
         max_length=1000,
         widget=forms.TextInput(attrs={"placeholder": "e.g. weibo.com, www.360doc.com"}),
     )
+
+    def clean_image(self) -> bytes | None:
+        upload = self.cleaned_data.get("image")
+        if upload is None:
+            return None
+        limit = settings.UPLOAD_MAX_BYTES
+        if upload.size is not None and upload.size > limit:
+            # Refused before reading it into memory.
+            raise forms.ValidationError(
+                f"The file is larger than {limit // (1024 * 1024)} MB, which is Loupe's limit."
+            )
+        data: bytes = upload.read()
+        if not data:
+            raise forms.ValidationError("The uploaded file is empty.")
+        return data
 
 
 class ResultFilterForm(forms.Form):

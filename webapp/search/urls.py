@@ -12,6 +12,13 @@ urlpatterns = [
     path("searches/<int:pk>/", views.search_detail, name="detail"),
     path("searches/<int:pk>/rerun/", views.search_rerun, name="rerun"),
     path("searches/<int:pk>/delete/", views.search_delete, name="delete"),
+    path("results/<int:result_pk>/similar/", views.search_similar, name="similar"),
+    path(
+        "searches/<int:pk>/image/<str:size>/",
+        views.query_image,
+        name="query_image",
+    ),
+    path("q/<str:token>/", views.query_image_public, name="query_image_public"),
     path("history/", views.history, name="history"),
     path("thumbs/<str:digest>.jpg", views.thumbnail, name="thumbnail"),
 ]

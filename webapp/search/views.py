@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -16,7 +17,8 @@ from django_htmx.middleware import HtmxDetails
 
 from webapp.search import services
 from webapp.search.forms import ResultFilterForm, SearchForm
-from webapp.search.models import Search, Thumbnail
+from webapp.search.models import Result, Search, Thumbnail
+from webapp.search.query_images import content_type_of, media_path, name_from_signed, preview_name
 from webapp.search.selectors import result_sites, search_history_for, search_results
 
 THUMBNAIL_CACHE_SECONDS = 365 * 24 * 3600  # thumbnails never change for a URL hash
@@ -49,14 +51,16 @@ def home(request: AuthedRequest) -> HttpResponse:
 
 @require_POST
 def search_submit(request: AuthedRequest) -> HttpResponse:
-    form = SearchForm(request.POST)
+    form = SearchForm(request.POST, request.FILES)
     if form.is_valid():
         try:
             search = services.search_create(
                 user=request.user,
                 query=form.cleaned_data["query"],
-                provider=form.cleaned_data["provider"] or "iqs",
+                provider=form.cleaned_data["provider"],
                 exclude_sites=form.cleaned_data["exclude_sites"],
+                image=form.cleaned_data["image"],
+                image_url=form.cleaned_data["image_url"],
             )
         except services.SearchLimitReached as exc:
             form.add_error(None, exc.message)
@@ -109,6 +113,49 @@ def search_rerun(request: AuthedRequest, pk: int) -> HttpResponse:
         # Input that was valid once can only fail if the rules tightened since.
         return redirect(f"/?q={search.query}")
     return redirect("search:detail", pk=fresh.pk)
+
+
+@require_POST
+def search_similar(request: AuthedRequest, result_pk: int) -> HttpResponse:
+    """Start an image search from one of the person's own results."""
+    result = get_object_or_404(Result, pk=result_pk, search__user=request.user)
+    try:
+        search = services.search_similar_to(user=request.user, result=result)
+    except services.SearchLimitReached as exc:
+        return render(request, "search/limit_reached.html", {"message": exc.message}, status=429)
+    except ValidationError as exc:
+        return render(
+            request, "search/limit_reached.html", {"message": exc.messages[0]}, status=400
+        )
+    return redirect("search:detail", pk=search.pk)
+
+
+@require_http_methods(["GET", "HEAD"])
+def query_image(request: AuthedRequest, pk: int, size: str) -> FileResponse:
+    """The owner's query image: "preview" (small, for history) or "full"."""
+    search = _get_search_for_user(request, pk)
+    if not search.query_image or size not in ("preview", "full"):
+        raise Http404("This search has no query image")
+    name = preview_name(search.query_image) if size == "preview" else search.query_image
+    return _private_file(media_path(name), content_type_of(name))
+
+
+@login_not_required
+@require_http_methods(["GET", "HEAD"])
+def query_image_public(request: HttpRequest, token: str) -> FileResponse:
+    """A query image for the provider to fetch, by a signed, expiring link (PUBLIC_BASE_URL)."""
+    name = name_from_signed(token)
+    if name is None:
+        raise Http404("This link is invalid or has expired")
+    return _private_file(media_path(name), content_type_of(name))
+
+
+def _private_file(path: Path, content_type: str) -> FileResponse:
+    if not path.is_file():
+        raise Http404("The image is gone")
+    response = FileResponse(path.open("rb"), content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
 @require_POST
