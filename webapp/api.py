@@ -11,6 +11,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer, SessionAuth
 
 from webapp.accounts.services import api_token_user
+from webapp.collections.api import router as collections_router
 from webapp.search.api import router as search_router
 
 
@@ -28,6 +29,7 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 api.add_router("/", search_router)
+api.add_router("/", collections_router)
 
 
 @api.exception_handler(NinjaValidationError)

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "ninja",
     "webapp.accounts",
     "webapp.search",
+    "webapp.collections",
     "webapp.library",
     "webapp.dashboard",
 ]
@@ -204,6 +205,17 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
+# Celery beat (make run: inside the worker, -B; compose: the "beat" service).
+# Scheduled saved searches are checked every 5 minutes; each one is claimed
+# with a conditional UPDATE, so a second beat by mistake runs nothing twice.
+CELERY_BEAT_SCHEDULE = {
+    "run-due-saved-searches": {
+        "task": "collections.run_due_saved_searches",
+        "schedule": 300.0,
+        "options": {"expires": 240},
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Providers ----------------------------------------------------------------
 # The emulator stands in for every provider whose key is unset (make run starts it).
@@ -266,6 +278,10 @@ IQS_PRICE_PER_CALL_CNY = env_float("IQS_PRICE_PER_CALL_CNY", 0.0)
 # A search task has a 2-minute hard time limit, so a search queued or running
 # for 10 minutes has no worker behind it.
 STUCK_SEARCH_MINUTES = env_count("STUCK_SEARCH_MINUTES", 10, minimum=1)
+
+# --- Local library ----------------------------------------------------------------
+# The largest single image an import accepts (files, zip members, URLs, uploads).
+LIBRARY_MAX_IMAGE_BYTES = env_count("LIBRARY_MAX_IMAGE_BYTES", 50 * 1024 * 1024, minimum=1024)
 
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must not be empty")

@@ -15,4 +15,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("library/", include("webapp.library.urls")),
     path("", include("webapp.search.urls")),
+    # Collections, saved searches, exports and the public /shared/<token>/ pages.
+    path("", include("webapp.collections.urls")),
 ]

@@ -146,8 +146,20 @@ def _url(raw: dict[str, Any], key: str, *, required: bool) -> str:
         if required:
             raise ValueError(f"{key} is missing.")
         return ""
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    return clean_http_url(value, key)
+
+
+def clean_http_url(value: str, key: str) -> str:
+    """The address if it is http or https with a host; else ValueError naming ``key``."""
+    value = value.strip()
+    if len(value) > URL_MAX_CHARS:
+        raise ValueError(f"{key} is longer than {URL_MAX_CHARS} characters.")
+    try:
+        parts = urlsplit(value)
+        scheme, host = parts.scheme.lower(), parts.hostname
+    except ValueError:  # e.g. an unbalanced [ in the host
+        scheme, host = "", None
+    if scheme not in ("http", "https") or not host or any(c.isspace() for c in value):
         raise ValueError(f"{key} must be an http or https address, not “{value[:60]}”.")
     return value
 

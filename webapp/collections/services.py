@@ -378,8 +378,9 @@ def _fields_of(item: ImportedItem, own_searches: dict[int, Search]) -> ItemField
 class SavedSearchRunRefused(Exception):
     """A run could not start; ``message`` says why in a sentence. Nothing was queued."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, limit_reached: bool = False) -> None:
         self.message = message
+        self.limit_reached = limit_reached
         super().__init__(message)
 
 
@@ -477,7 +478,7 @@ def saved_search_run(
                 saved_search=saved_search, search=search, trigger=trigger
             )
     except SearchLimitReached as exc:
-        _refuse(saved_search, f"This search could not run: {exc.message}")
+        _refuse(saved_search, f"This search could not run: {exc.message}", limit_reached=True)
     except ValidationError as exc:
         _refuse(
             saved_search,
@@ -493,11 +494,11 @@ def saved_search_run(
     return run
 
 
-def _refuse(saved_search: SavedSearch, message: str) -> NoReturn:
+def _refuse(saved_search: SavedSearch, message: str, *, limit_reached: bool = False) -> NoReturn:
     saved_search.last_error = message[:500]
     saved_search.last_error_at = timezone.now()
     saved_search.save(update_fields=["last_error", "last_error_at"])
-    raise SavedSearchRunRefused(message)
+    raise SavedSearchRunRefused(message, limit_reached=limit_reached)
 
 
 def saved_searches_run_due(*, now: datetime | None = None) -> int:

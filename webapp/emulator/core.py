@@ -11,7 +11,7 @@ import json
 import re
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,11 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     disconnect: bool = False  # drop the connection without answering (fault)
     trickle: float = 0.0  # seconds between small body chunks (fault); 0 = all at once
+    # A streamed body (server-sent events): sent chunked, each piece as it comes, and
+    # ``body`` is ignored. ``cut_stream`` drops the connection after the last piece,
+    # without the final chunk, as a server that dies midway would.
+    stream: Iterable[bytes] | None = None
+    cut_stream: bool = False
 
 
 Handler = Callable[[Request], Response]
@@ -90,6 +95,7 @@ class Fault:
     name: str
     remaining: int | None  # requests still to fault; None = until cleared
     delay: float | None = None  # for "slow"
+    n: int | None = None  # a fault's number, e.g. how many events before "cut_after" cuts
 
 
 class FaultBoard:
@@ -101,7 +107,13 @@ class FaultBoard:
         self._lock = threading.Lock()
 
     def set(
-        self, name: str, count: int | None = None, *, delay: float | None = None, api: str = "iqs"
+        self,
+        name: str,
+        count: int | None = None,
+        *,
+        delay: float | None = None,
+        api: str = "iqs",
+        n: int | None = None,
     ) -> None:
         if name not in self._known.get(api, frozenset()):
             raise ValueError(f"unknown fault {name!r} for api {api!r}")
@@ -109,8 +121,10 @@ class FaultBoard:
             raise ValueError("count must be at least 1, or None for until cleared")
         if delay is not None and not 0 <= delay <= 600:
             raise ValueError("delay must be between 0 and 600 seconds")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= 10**6):
+            raise ValueError("n must be a whole number from 0 to 1000000")
         with self._lock:
-            self._active[api] = Fault(name, count, delay)
+            self._active[api] = Fault(name, count, delay, n)
 
     def clear(self) -> None:
         with self._lock:
@@ -126,12 +140,12 @@ class FaultBoard:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     del self._active[api]
-            return Fault(fault.name, fault.remaining, fault.delay)
+            return Fault(fault.name, fault.remaining, fault.delay, fault.n)
 
     def describe(self) -> dict[str, dict[str, object]]:
         with self._lock:
             return {
-                api: {"fault": f.name, "remaining": f.remaining, "delay": f.delay}
+                api: {"fault": f.name, "remaining": f.remaining, "delay": f.delay, "n": f.n}
                 for api, f in self._active.items()
             }
 
@@ -140,10 +154,20 @@ class FaultBoard:
 
 
 class EmulatorState:
-    """What outlives one request: faults, the request log, and the stop signal."""
+    """What outlives one request: faults, the request log, pacing and the stop signal."""
 
-    def __init__(self, known_faults: dict[str, frozenset[str]], *, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        known_faults: dict[str, frozenset[str]],
+        *,
+        verbose: bool = False,
+        pacing: float = 1.0,
+    ) -> None:
         self.faults = FaultBoard(known_faults)
+        # Scales the pauses streaming APIs put between events: 1 looks like the real
+        # service to a person watching, 0 streams at once (tests).
+        self.pacing = pacing
+        self.default_pacing = pacing
         self.stopping = threading.Event()  # wakes "slow" sleepers when the server stops
         self.verbose = verbose
         self._log: deque[RecordedRequest] = deque(maxlen=MAX_LOGGED_REQUESTS)

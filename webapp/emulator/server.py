@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 from urllib.parse import parse_qsl, urlsplit
 
-from webapp.emulator import images, iqs, pages
+from webapp.emulator import images, iqs, pages, responses
 from webapp.emulator.core import (
     EmulatorState,
     RecordedRequest,
@@ -34,7 +34,12 @@ CONTROL_PREFIX = "/_emulator/"
 _HOST_HEADER = re.compile(r"^(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 
 # Which fault names each API accepts (the key is the "api" of a fault request).
-API_MODULES: dict[str, ModuleType] = {"iqs": iqs, "images": images, "pages": pages}
+API_MODULES: dict[str, ModuleType] = {
+    "iqs": iqs,
+    "images": images,
+    "pages": pages,
+    "responses": responses,
+}
 
 
 # --- fault control and index ---------------------------------------------------------------
@@ -44,7 +49,11 @@ def handle_set_fault(request: Request) -> Response:
     try:
         spec = json.loads(request.body)
         request.state.faults.set(
-            spec["fault"], spec.get("count"), delay=spec.get("delay"), api=spec.get("api", "iqs")
+            spec["fault"],
+            spec.get("count"),
+            delay=spec.get("delay"),
+            api=spec.get("api", "iqs"),
+            n=spec.get("n"),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return json_response(400, {"error": f"bad fault request: {exc}"})
@@ -66,9 +75,12 @@ def handle_index(request: Request) -> Response:
         "Loupe emulator: stands in for the providers' APIs, offline.",
         "POST /search/multimodal        IQS MultimodalSearch (try 'lion', '狮子', anything)",
         "GET  /images/<id>.jpg?w=&h=    generated pictures (broken, truncated, missing)",
+        "POST /compatible-mode/v1/responses  Qwen Responses API, image_search tool (streams)",
         "GET|POST|DELETE /_emulator/faults   fault injection: {'fault': name, 'count': n}",
         "Query prefix for demos: 'emulate:<fault> lion'. IQS faults: "
         + ", ".join(sorted(iqs.FAULTS)),
+        "Image search: {'api': 'responses', 'fault': name, 'n': events} or the text prefix "
+        "'emulate:cut_after:3 ...'. Faults: " + ", ".join(sorted(responses.FAULTS)),
     ]
     return Response(body="\n".join(lines).encode("utf-8"), content_type="text/plain; charset=utf-8")
 
@@ -120,14 +132,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         parts = urlsplit(self.path)
         headers = dict(self.headers.items())
-        body = self._read_body()
+        body = self._read_body(parts.path)
         if body is None:
             self.close_connection = True
             self._send(json_response(413, {"error": "request body too large"}), method)
             return
         if not parts.path.startswith(CONTROL_PREFIX):
+            # The log keeps at most MAX_BODY_BYTES a request: image searches carry megabytes.
+            logged = body[:MAX_BODY_BYTES]
             self.server.state.record(
-                RecordedRequest(method, parts.path, parts.query, headers, body, _json_or_none(body))
+                RecordedRequest(
+                    method, parts.path, parts.query, headers, logged, _json_or_none(logged)
+                )
             )
         self._send(self._answer(method, parts.path, parts.query, headers, body), method)
 
@@ -158,9 +174,9 @@ class _Handler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stderr)
             return Response(status=500, body=b"emulator error", content_type="text/plain")
 
-    def _read_body(self) -> bytes | None:
+    def _read_body(self, path: str) -> bytes | None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
+        if length > _body_limit(path):
             return None
         return self.rfile.read(length) if length > 0 else b""
 
@@ -176,6 +192,9 @@ class _Handler(BaseHTTPRequestHandler):
         if response.disconnect:
             self.close_connection = True  # the socket closes with nothing sent
             return
+        if response.stream is not None:
+            self._send_stream(response, method)
+            return
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
@@ -188,6 +207,32 @@ class _Handler(BaseHTTPRequestHandler):
             self._trickle(response)
         else:
             self.wfile.write(response.body)
+
+    def _send_stream(self, response: Response, method: str) -> None:
+        """Chunked transfer, one chunk per piece, written the moment the piece is made."""
+        assert response.stream is not None
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        pieces = iter(response.stream)
+        try:
+            if method != "HEAD":
+                for piece in pieces:
+                    if piece:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            if not response.cut_stream:
+                self.wfile.write(b"0\r\n\r\n")
+                return
+        except OSError:  # the client went away; nothing more to say to it
+            pass
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()  # a generator that was cut short stops now, not at garbage collection
+        self.close_connection = True  # a cut stream, or a broken socket
 
     def _trickle(self, response: Response) -> None:
         """Send the body a few bytes at a time: no single read is slow, the whole is."""
@@ -207,6 +252,15 @@ def _json_or_none(body: bytes) -> object:
         return json.loads(body) if body else None
     except ValueError:
         return None
+
+
+def _body_limit(path: str) -> int:
+    """An API module may take larger bodies (image search: a base64 image) by naming a limit."""
+    for module in API_MODULES.values():
+        limit = getattr(module, "MAX_BODY_BYTES", None)
+        if isinstance(limit, int) and any(r.pattern.fullmatch(path) for r in module.ROUTES):
+            return limit
+    return MAX_BODY_BYTES
 
 
 def _reachable(host: str) -> str:
@@ -235,9 +289,21 @@ class EmulatorHandle:
         return self.state.requests()
 
     def set_fault(
-        self, name: str, count: int | None = None, *, delay: float | None = None, api: str = "iqs"
+        self,
+        name: str,
+        count: int | None = None,
+        *,
+        delay: float | None = None,
+        api: str = "iqs",
+        n: int | None = None,
     ) -> None:
-        self.state.faults.set(name, count, delay=delay, api=api)
+        self.state.faults.set(name, count, delay=delay, api=api, n=n)
+
+    def set_pacing(self, scale: float) -> None:
+        """Scale the pauses between streamed events: 0 for none, 1 for a person's eyes."""
+        if not 0 <= scale <= 100:
+            raise ValueError("pacing must be between 0 and 100")
+        self.state.pacing = scale
 
     def clear_faults(self) -> None:
         self.state.faults.clear()
@@ -248,6 +314,7 @@ class EmulatorHandle:
     def reset(self) -> None:
         self.clear_faults()
         self.clear_requests()
+        self.state.pacing = self.state.default_pacing
 
     def wait(self) -> None:
         """Block until stopped (the foreground mode)."""
@@ -262,11 +329,14 @@ class EmulatorHandle:
 
 
 def start_emulator(
-    host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False
+    host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False, pacing: float = 1.0
 ) -> EmulatorHandle:
-    """Start serving in a daemon thread; port 0 picks a free port."""
+    """Start serving in a daemon thread; port 0 picks a free port.
+
+    ``pacing`` scales the pauses between streamed events (see EmulatorState).
+    """
     known = {api: module.FAULTS for api, module in API_MODULES.items()}
-    server = _Server((host, port), EmulatorState(known, verbose=verbose))
+    server = _Server((host, port), EmulatorState(known, verbose=verbose, pacing=pacing))
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.1},

@@ -285,7 +285,7 @@ def _has_transparency(image: Image.Image) -> bool:
 
 def _flatten(image: Image.Image) -> Image.Image:
     """RGB for the JPEG encoder; transparent areas become white, as on the page."""
-    if False:
+    if image.mode in ("RGBA", "LA"):
         rgba = image.convert("RGBA")
         canvas = Image.new("RGB", rgba.size, WHITE)
         canvas.paste(rgba, mask=rgba.getchannel("A"))

@@ -142,7 +142,12 @@ def search_create(
         except ValidationError as exc:
             raise ValidationError({"image_url": exc.messages}) from exc
     _check_daily_limit(user)
-    stored = query_image_store(image) if image is not None else None
+    stored = None
+    if image is not None:
+        try:
+            stored = query_image_store(image)
+        except ValidationError as exc:
+            raise ValidationError({"image": exc.messages}) from exc
     with transaction.atomic():
         search = Search.objects.create(
             user=user,

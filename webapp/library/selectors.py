@@ -1,0 +1,474 @@
+"""Searching the library: by text, by image, or both. Reads only.
+
+Each process keeps one in-memory LibraryIndex (index.py). Before every search
+it reads the single LibraryIndexState row (one primary-key lookup) and loads
+only the rows written since it last looked, so an import in the worker is
+searchable from the web process at once, without any message between them.
+
+Scores are 0–1 and mean:
+* text: BM25F score / the best score the query could reach; hits under
+  ``TEXT_CUTOFF`` × the best hit's score are dropped, so a long tail of
+  one-common-word matches is not shown;
+* image: 0.55 × hash similarity (1 − Hamming distance / 32, floored at 0)
+  + 0.45 × descriptor cosine. ``near_duplicate`` is a hash distance of at most
+  ``NEAR_DUPLICATE_BITS``, or a borderline distance that the descriptor
+  confirms. Images that are neither near-duplicates nor at least
+  ``SIMILAR_MIN`` alike by descriptor are not shown;
+* text and image together: the mean of the two, each normalised to its best
+  hit, plus ``NEAR_DUPLICATE_BONUS`` for a near-duplicate, so a copy of the
+  query image that also matches the words comes first.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time as dt_time
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from django.conf import settings
+from PIL import Image
+
+from webapp.imaging.thumbnails import make_thumbnail
+from webapp.library import text
+from webapp.library.features import (
+    QueryFeatures,
+    descriptor_from_bytes,
+    hashes_from_bytes,
+    query_features,
+)
+from webapp.library.index import IndexedImage, LibraryIndex
+from webapp.library.models import LibraryImage, LibraryIndexState
+
+TEXT_CUTOFF = 0.3
+NEAR_DUPLICATE_BITS = 10
+BORDERLINE_BITS = 18
+BORDERLINE_MIN_SIMILARITY = 0.88
+SIMILAR_MIN = 0.8
+NEAR_DUPLICATE_BONUS = 0.25
+MAX_LIMIT = 200
+ORIENTATIONS = ("landscape", "portrait", "square")
+SORTS = ("relevance", "date", "size")
+
+
+@dataclass(frozen=True)
+class LibraryFilters:
+    """The foundation's filters: size, shape, date taken; and the order."""
+
+    min_side: int = 0
+    orientation: str = ""  # "", or one of ORIENTATIONS
+    taken_after: date | None = None
+    taken_before: date | None = None
+    sort: str = "relevance"  # one of SORTS
+
+
+@dataclass(frozen=True)
+class LibraryHit:
+    image_id: int
+    score: float  # 0–1, see the module docstring
+    near_duplicate: bool
+    title: str
+    width: int
+    height: int
+    taken_at: datetime | None
+    text_score: float | None = None
+    image_score: float | None = None
+    hash_distance: int | None = None  # bits of 64, for image queries
+
+
+@dataclass(frozen=True)
+class LibraryResults:
+    hits: list[LibraryHit]
+    total: int  # how many passed the cut-off and the filters, over all pages
+    offset: int
+    limit: int
+    took_ms: float
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.hits) < self.total
+
+
+class QueryImageError(ValueError):
+    """The query image could not be read; ``message`` is a sentence for the person."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- the per-process index ---------------------------------------------------------------
+
+
+@dataclass
+class _Loaded:
+    index: LibraryIndex
+    seq: int
+    removals: int
+
+
+_lock = threading.Lock()
+_loaded: _Loaded | None = None
+
+
+def library_index_reset() -> None:
+    """Forget this process's index; the next search rebuilds it (tests, after a restore)."""
+    global _loaded
+    with _lock:
+        _loaded = None
+
+
+def _indexed(row: tuple[object, ...]) -> IndexedImage:
+    image_id, width, height, taken_at, terms, hashes, descriptor = row
+    assert isinstance(taken_at, datetime | None)
+    return IndexedImage(
+        image_id=int(image_id),  # type: ignore[call-overload]
+        width=int(width),  # type: ignore[call-overload]
+        height=int(height),  # type: ignore[call-overload]
+        taken_ts=taken_at.timestamp() if taken_at else None,
+        terms=terms,  # type: ignore[arg-type]
+        hashes=hashes_from_bytes(bytes(hashes)),  # type: ignore[arg-type]
+        descriptor=descriptor_from_bytes(bytes(descriptor)),  # type: ignore[arg-type]
+    )
+
+
+def _current_index() -> LibraryIndex:
+    """This process's index, caught up with the database. Call with _lock held."""
+    global _loaded
+    state = LibraryIndexState.objects.filter(pk=1).values_list("seq", "removals").first()
+    seq, removals = state or (0, 0)
+    if _loaded is None or removals != _loaded.removals or seq < _loaded.seq:
+        _loaded = _Loaded(LibraryIndex(), -1, removals)
+    if seq != _loaded.seq:
+        rows = (
+            LibraryImage.objects.filter(index_seq__gt=_loaded.seq)
+            .order_by("index_seq", "pk")
+            .values_list(
+                "index_seq", "pk", "width", "height", "taken_at", "terms", "hashes", "descriptor"
+            )
+        )
+        # Rows that commit after the state was read come along too: remember the
+        # newest seq actually loaded, so they are not loaded twice.
+        newest = seq
+        batch: list[IndexedImage] = []
+        for row in rows.iterator(chunk_size=2000):
+            newest = max(newest, int(row[0]))
+            batch.append(_indexed(row[1:]))
+            if len(batch) >= 2000:
+                _loaded.index.add(batch)
+                batch = []
+        _loaded.index.add(batch)
+        _loaded.seq = newest
+    return _loaded.index
+
+
+def library_index_size() -> int:
+    with _lock:
+        return len(_current_index())
+
+
+# --- filters, order, paging -----------------------------------------------------------
+
+
+def _filter_mask(
+    index: LibraryIndex, slots: npt.NDArray[np.int64], filters: LibraryFilters
+) -> npt.NDArray[np.bool_]:
+    width = index.width.view()[slots]
+    height = index.height.view()[slots]
+    keep = np.ones(len(slots), dtype=bool)
+    if filters.min_side:
+        keep &= np.minimum(width, height) >= filters.min_side
+    if filters.orientation in ORIENTATIONS:
+        longest = np.maximum(width, height)
+        square = np.abs(width - height) <= 0.05 * longest
+        keep &= {
+            "square": square,
+            "landscape": ~square & (width > height),
+            "portrait": ~square & (width < height),
+        }[filters.orientation]
+    taken = index.taken.view()[slots]
+    if filters.taken_after:
+        start = datetime.combine(filters.taken_after, dt_time.min, tzinfo=UTC).timestamp()
+        keep &= taken >= start  # NaN (no date) compares False: undated images drop out
+    if filters.taken_before:
+        end = datetime.combine(filters.taken_before, dt_time.max, tzinfo=UTC).timestamp()
+        keep &= taken <= end
+    return keep
+
+
+def _ordered(
+    index: LibraryIndex,
+    slots: npt.NDArray[np.int64],
+    scores: npt.NDArray[np.float32],
+    filters: LibraryFilters,
+) -> npt.NDArray[np.int64]:
+    """Positions into ``slots`` in display order; ties keep the better score first."""
+    if filters.sort == "date":
+        taken = index.taken.view()[slots]
+        undated = np.isnan(taken)
+        return np.lexsort((-scores, -np.nan_to_num(taken), undated)).astype(np.int64)
+    if filters.sort == "size":
+        area = index.width.view()[slots].astype(np.int64) * index.height.view()[slots]
+        return np.lexsort((-scores, -area)).astype(np.int64)
+    return np.argsort(-scores, kind="stable").astype(np.int64)
+
+
+def _page(
+    index: LibraryIndex,
+    slots: npt.NDArray[np.int64],
+    scores: npt.NDArray[np.float32],
+    filters: LibraryFilters,
+    offset: int,
+    limit: int,
+) -> tuple[list[int], list[int], int]:
+    """(chosen positions into slots, their image ids, total) for one page."""
+    keep = _filter_mask(index, slots, filters)
+    kept = np.flatnonzero(keep)
+    slots, scores = slots[kept], scores[kept]
+    total = len(slots)
+    if filters.sort == "relevance" and total > offset + limit:
+        # Only the page's top needs sorting: argpartition then sort the few.
+        top = np.argpartition(-scores, offset + limit - 1)[: offset + limit]
+        order = top[np.argsort(-scores[top], kind="stable")]
+    else:
+        order = _ordered(index, slots, scores, filters)
+    chosen = order[offset : offset + limit]
+    ids = index.ids.view()[slots[chosen]].tolist()
+    return kept[chosen].tolist(), ids, total
+
+
+def _clamp(limit: int, offset: int) -> tuple[int, int]:
+    return max(1, min(limit, MAX_LIMIT)), max(0, offset)
+
+
+def _rows(ids: list[int]) -> dict[int, LibraryImage]:
+    fields = ("pk", "title", "width", "height", "taken_at")
+    return {row.pk: row for row in LibraryImage.objects.filter(pk__in=ids).only(*fields)}
+
+
+# --- text ------------------------------------------------------------------------
+
+
+def _query_terms(query: str) -> list[str]:
+    return text.words(query) + text.characters(query)
+
+
+def _text_candidates(
+    index: LibraryIndex, query: str
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """(slots, relevance 0–1, score relative to the best hit) above the cut-off."""
+    slots, scores, best_possible = index.text_scores(_query_terms(query))
+    if not len(slots) or best_possible <= 0:
+        return slots, scores, scores
+    top = float(scores.max())
+    keep = scores >= TEXT_CUTOFF * top
+    slots, scores = slots[keep], scores[keep]
+    return slots, (scores / best_possible).astype(np.float32), (scores / top).astype(np.float32)
+
+
+def library_search_text(
+    *, query: str, limit: int = 50, offset: int = 0, filters: LibraryFilters | None = None
+) -> LibraryResults:
+    """Images whose title, description (any language), tags or file name match ``query``."""
+    started = time.perf_counter()
+    limit, offset = _clamp(limit, offset)
+    filters = filters or LibraryFilters()
+    with _lock:
+        index = _current_index()
+        slots, relevance, _ = _text_candidates(index, query)
+        positions, ids, total = _page(index, slots, relevance, filters, offset, limit)
+    rows = _rows(ids)
+    hits = [
+        _hit(rows[image_id], score=float(relevance[pos]), text_score=float(relevance[pos]))
+        for pos, image_id in zip(positions, ids, strict=True)
+        if image_id in rows  # deleted meanwhile
+    ]
+    return LibraryResults(hits, total, offset, limit, (time.perf_counter() - started) * 1000)
+
+
+def _hit(row: LibraryImage, *, score: float, **extra: object) -> LibraryHit:
+    return LibraryHit(
+        image_id=row.pk,
+        score=round(score, 4),
+        near_duplicate=bool(extra.pop("near_duplicate", False)),
+        title=row.title,
+        width=row.width,
+        height=row.height,
+        taken_at=row.taken_at,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+# --- image -----------------------------------------------------------------------
+
+
+def query_image_features(image_bytes: bytes) -> QueryFeatures:
+    """Decode a query image exactly as imported images are (the same 320 px thumbnail)."""
+    from webapp.imaging.thumbnails import ImageTooLarge, NotAnImage
+
+    try:
+        thumb = make_thumbnail(image_bytes, max_side=320)
+    except (NotAnImage, ImageTooLarge) as exc:
+        raise QueryImageError(exc.message) from exc
+    with Image.open(io.BytesIO(thumb.data)) as small:
+        return query_features(small.convert("RGB"))
+
+
+@dataclass(frozen=True)
+class _ImageScores:
+    slots: npt.NDArray[np.int64]
+    scores: npt.NDArray[np.float32]
+    near: npt.NDArray[np.bool_]
+    distances: npt.NDArray[np.uint8]
+
+
+def _image_candidates(index: LibraryIndex, features: QueryFeatures) -> _ImageScores:
+    if not index.ids.size:
+        empty = np.zeros(0, np.int64)
+        return _ImageScores(empty, np.zeros(0, np.float32), np.zeros(0, bool), np.zeros(0, np.uint8))
+    distances = index.hash_distances(features.hashes)
+    similarity = index.similarities(features.descriptors)
+    near = (distances <= NEAR_DUPLICATE_BITS) | (
+        (distances <= BORDERLINE_BITS) & (similarity >= BORDERLINE_MIN_SIMILARITY)
+    )
+    keep = index.alive.view() & (near | (similarity >= SIMILAR_MIN))
+    slots = np.flatnonzero(keep)
+    hash_similarity = np.clip(1.0 - distances[slots].astype(np.float32) / 32.0, 0.0, 1.0)
+    scores = (0.55 * hash_similarity + 0.45 * np.clip(similarity[slots], 0.0, 1.0)).astype(
+        np.float32
+    )
+    return _ImageScores(slots, scores, near[slots], distances[slots])
+
+
+def library_search_image(
+    *, image_bytes: bytes, limit: int = 50, offset: int = 0, filters: LibraryFilters | None = None
+) -> LibraryResults:
+    """Copies, near-copies (also mirrored) and visually similar images of ``image_bytes``.
+
+    Raises QueryImageError when the bytes are not a readable image.
+    """
+    started = time.perf_counter()
+    features = query_image_features(image_bytes)
+    return _search_features(features, limit, offset, filters or LibraryFilters(), started)
+
+
+def _search_features(
+    features: QueryFeatures, limit: int, offset: int, filters: LibraryFilters, started: float
+) -> LibraryResults:
+    limit, offset = _clamp(limit, offset)
+    with _lock:
+        index = _current_index()
+        found = _image_candidates(index, features)
+        # Near-duplicates first, whatever their score: a copy beats a look-alike.
+        ranking = found.scores + found.near.astype(np.float32)
+        positions, ids, total = _page(index, found.slots, ranking, filters, offset, limit)
+    rows = _rows(ids)
+    hits = [
+        _hit(
+            rows[image_id],
+            score=float(found.scores[pos]),
+            near_duplicate=bool(found.near[pos]),
+            image_score=float(found.scores[pos]),
+            hash_distance=int(found.distances[pos]),
+        )
+        for pos, image_id in zip(positions, ids, strict=True)
+        if image_id in rows
+    ]
+    return LibraryResults(hits, total, offset, limit, (time.perf_counter() - started) * 1000)
+
+
+# --- both ------------------------------------------------------------------------
+
+
+def library_search(
+    *,
+    query: str = "",
+    image_bytes: bytes | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    filters: LibraryFilters | None = None,
+) -> LibraryResults:
+    """Text, image, or both combined (see the module docstring for the blend)."""
+    filters = filters or LibraryFilters()
+    if not image_bytes:
+        return library_search_text(query=query, limit=limit, offset=offset, filters=filters)
+    if not query.strip():
+        return library_search_image(
+            image_bytes=image_bytes, limit=limit, offset=offset, filters=filters
+        )
+    started = time.perf_counter()
+    features = query_image_features(image_bytes)
+    limit, offset = _clamp(limit, offset)
+    with _lock:
+        index = _current_index()
+        text_slots, relevance, text_relative = _text_candidates(index, query)
+        found = _image_candidates(index, features)
+        size = index.ids.size
+        text_part = np.zeros(size, np.float32)
+        text_part[text_slots] = text_relative
+        text_shown = np.full(size, np.nan, np.float32)
+        text_shown[text_slots] = relevance
+        image_part = np.zeros(size, np.float32)
+        if len(found.scores):
+            image_part[found.slots] = found.scores / float(found.scores.max())
+        near = np.zeros(size, bool)
+        near[found.slots] = found.near
+        image_shown = np.full(size, np.nan, np.float32)
+        image_shown[found.slots] = found.scores
+        distance = np.full(size, 64, np.uint8)
+        distance[found.slots] = found.distances
+        slots = np.union1d(text_slots, found.slots).astype(np.int64)
+        combined = (0.5 * text_part[slots] + 0.5 * image_part[slots]).astype(np.float32)
+        ranking = combined + NEAR_DUPLICATE_BONUS * near[slots]
+        positions, ids, total = _page(index, slots, ranking, filters, offset, limit)
+        chosen = slots[positions] if positions else np.zeros(0, np.int64)
+        details = [
+            (
+                float(combined[pos]),
+                bool(near[slot]),
+                _nan_to_none(text_shown[slot]),
+                _nan_to_none(image_shown[slot]),
+                int(distance[slot]),
+            )
+            for pos, slot in zip(positions, chosen.tolist(), strict=True)
+        ]
+    rows = _rows(ids)
+    hits = [
+        _hit(
+            rows[image_id],
+            score=score,
+            near_duplicate=is_near,
+            text_score=text_score,
+            image_score=image_score,
+            hash_distance=dist if image_score is not None else None,
+        )
+        for image_id, (score, is_near, text_score, image_score, dist) in zip(
+            ids, details, strict=True
+        )
+        if image_id in rows
+    ]
+    return LibraryResults(hits, total, offset, limit, (time.perf_counter() - started) * 1000)
+
+
+def _nan_to_none(value: np.float32) -> float | None:
+    return None if np.isnan(value) else round(float(value), 4)
+
+
+# --- single images -----------------------------------------------------------------
+
+
+def library_thumbnail_for(image_id: int) -> tuple[Path, int, int] | None:
+    """(thumbnail file, its width, its height) of a library image, or None if there is none."""
+    row = (
+        LibraryImage.objects.filter(pk=image_id)
+        .values_list("thumbnail_file", "thumb_width", "thumb_height")
+        .first()
+    )
+    if row is None:
+        return None
+    path = Path(settings.MEDIA_ROOT) / row[0]
+    return (path, row[1], row[2]) if path.is_file() else None
