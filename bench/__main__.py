@@ -1,24 +1,42 @@
-"""`make bench`: every figure the issues ask for, printed as medians and ratios."""
+"""`make bench`: every figure the issues ask for, printed as medians and ratios.
+
+Each section runs in its own Python process: several set Django up against a
+throwaway database of their own, and a fresh process also keeps one section's
+caches and memory from colouring the next. `python -m bench uploads thumbnails`
+runs only the sections named.
+"""
 
 from __future__ import annotations
 
 import platform
+import subprocess
 import sys
+import time
 
-from bench import app_overhead, thumbnails
+# (module under bench/, heading)
+SECTIONS = [
+    ("thumbnails", "Thumbnails (issue 2)"),
+    ("app_overhead", "Text search overhead (issue 2)"),
+    ("uploads", "Upload handling (issue 3)"),
+]
 
 
-def main() -> None:
-    print(f"Loupe bench on {platform.machine()}, Python {sys.version.split()[0]}")
-    sections = [
-        ("Thumbnails (issue 2)", thumbnails.run),
-        ("Text search (issue 2)", app_overhead.run),
-    ]
-    for title, run in sections:
-        print(f"\n## {title}")
-        for label, value in run():
-            print(f"- {label}: {value}")
+def main(selected: list[str]) -> int:
+    print(
+        f"Loupe bench on {platform.machine()}, Python {sys.version.split()[0]}, "
+        f"{time.strftime('%Y-%m-%d %H:%M')}"
+    )
+    failures = 0
+    for module, heading in SECTIONS:
+        if selected and module not in selected:
+            continue
+        print(f"\n## {heading}", flush=True)
+        done = subprocess.run([sys.executable, "-m", f"bench.{module}"], check=False)
+        if done.returncode:
+            failures += 1
+            print(f"!! bench.{module} failed (exit {done.returncode})", flush=True)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv[1:]))

@@ -149,4 +149,4 @@ def run(samples: int = 30) -> list[tuple[str, str]]:
 
 if __name__ == "__main__":
     for label, value in run():
-        print(f"{label}: {value}")
+        print(f"- {label}: {value}", flush=True)

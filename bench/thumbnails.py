@@ -217,4 +217,4 @@ def _rows(medians: dict[str, float], megapixels: float, samples: int) -> list[tu
 
 if __name__ == "__main__":
     for label, value in run():
-        print(f"{label}: {value}")
+        print(f"- {label}: {value}", flush=True)
