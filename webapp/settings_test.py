@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from webapp.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -11,5 +13,8 @@ STORAGES["staticfiles"] = {  # noqa: F405
 }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
-    # A file, not memory, so the end-to-end test's worker process can share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-loupe.sqlite3")}  # noqa: F405
+    # A file, not memory, so the end-to-end test's worker process can share it;
+    # one per test run, so two runs on one machine never share (or delete) it.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(VAR_DIR / f"test-loupe-{os.getpid()}.sqlite3")  # noqa: F405
+    }

@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("dashboard/", include("webapp.dashboard.urls")),
     path("library/", include("webapp.library.urls")),
     path("", include("webapp.search.urls")),
     # Collections, saved searches, exports and the public /shared/<token>/ pages.

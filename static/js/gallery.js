@@ -23,6 +23,22 @@
     const page = document.getElementById("lightbox-page");
     page.href = card.page || "#"; page.hidden = !card.page;
     document.getElementById("lightbox-original").href = card.original || "#";
+    syncSave(cards[index]);
+  }
+
+  // "Save to…" in the lightbox acts for the card shown (collections.js runs the menu).
+  function syncSave(button) {
+    const save = document.getElementById("lightbox-save");
+    if (!save) return;
+    const card = button.closest(".card");
+    const toggle = card && card.querySelector(".save-toggle");
+    if (window.loupeCollections) window.loupeCollections.closeMenu(false);
+    save.hidden = !toggle;
+    if (!toggle) return;
+    save.href = toggle.href;
+    save.dataset.source = toggle.id;
+    save.textContent = toggle.textContent;
+    save.classList.toggle("is-saved", toggle.classList.contains("is-saved"));
   }
 
   function open(button) {
@@ -47,6 +63,7 @@
   document.addEventListener("keydown", function (event) {
     const box = dialog();
     if (!box || !box.open) return;
+    if (event.target.closest && event.target.closest("input, textarea, select")) return;
     if (event.key === "ArrowLeft") { event.preventDefault(); show(current - 1); }
     if (event.key === "ArrowRight") { event.preventDefault(); show(current + 1); }
   });

@@ -25,3 +25,12 @@ def test_links_stay_text() -> None:
 
 def test_markup_inside_bold_is_still_escaped() -> None:
     assert "<strong>&lt;b&gt;</strong>" in render_safe_markdown("**<b>**")
+
+
+def test_a_list_after_a_line_of_text_is_still_a_list() -> None:
+    html = render_safe_markdown("What they share:\n* **Colour**: soft\n* Mood: calm\nThe end.")
+    assert html == (
+        "<p>What they share:</p>"
+        "<ul><li><strong>Colour</strong>: soft</li><li>Mood: calm</li></ul>"
+        "<p>The end.</p>"
+    )

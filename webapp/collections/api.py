@@ -148,7 +148,9 @@ def _problem(exc: ValidationError, names: dict[str, str] | None = None) -> Probl
     response={201: CreatedOut, 400: ProblemOut},
     summary="Create a collection",
 )
-def create_collection(request: HttpRequest, payload: CollectionIn) -> Status[CreatedOut | ProblemOut]:
+def create_collection(
+    request: HttpRequest, payload: CollectionIn
+) -> Status[CreatedOut | ProblemOut]:
     try:
         collection = services.collection_create(
             user=request.auth,  # type: ignore[attr-defined]
@@ -225,7 +227,7 @@ def _fields_from_payload(payload: ItemIn) -> ItemFields:
     "/collections/{collection_id}/items",
     response={200: ItemCreatedOut, 201: ItemCreatedOut, 400: ProblemOut},
     summary="Add an image",
-    description="Send `{\"searchId\": 12, \"rank\": 3}` to save a result of one of your "
+    description='Send `{"searchId": 12, "rank": 3}` to save a result of one of your '
     "searches, or the image's own fields (`imageUrl` required). Adding an image that is "
     "already there changes nothing and answers 200.",
 )
@@ -317,4 +319,3 @@ def export_collection(
 ) -> HttpResponseBase:
     collection = _own_collection(request, collection_id)
     return export_response(selectors.collection_export_source(collection=collection), query.format)
-

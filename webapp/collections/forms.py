@@ -58,6 +58,10 @@ class ShareForm(forms.Form):
 
 class ImportForm(forms.Form):
     file = forms.FileField(
+        error_messages={
+            "required": "Choose a JSON export file to import.",
+            "empty": "The file is empty.",
+        },
         help_text=f"A JSON export from Loupe, up to {IMPORT_MAX_BYTES // (1024 * 1024)} MB."
     )
     name = forms.CharField(max_length=NAME_MAX_CHARS * 2, required=False)

@@ -68,7 +68,9 @@ def parse_export(
     try:
         document = json.loads(data)
     except UnicodeDecodeError as exc:
-        raise ImportRejected(["The file is not text in UTF-8, so it is not a JSON export."]) from exc
+        raise ImportRejected(
+            ["The file is not text in UTF-8, so it is not a JSON export."]
+        ) from exc
     except json.JSONDecodeError as exc:
         raise ImportRejected(
             [f"The file is not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}."]

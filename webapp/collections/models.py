@@ -127,9 +127,7 @@ class ShareLink(models.Model):
     unrevoked link per collection, enforced by the database.
     """
 
-    collection = models.ForeignKey(
-        Collection, on_delete=models.CASCADE, related_name="share_links"
-    )
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="share_links")
     # secrets.token_urlsafe(32): 256 bits, 43 characters.
     token = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -191,9 +191,7 @@ def _matches(result: Result, urls: set[str], hashes: list[str]) -> bool:
     if result.image_url in urls:
         return True
     phash = result.thumbnail.phash if result.thumbnail else ""
-    return any(
-        near_duplicate(phash, other, max_distance=REHOSTED_MAX_DISTANCE) for other in hashes
-    )
+    return any(near_duplicate(phash, other, max_distance=REHOSTED_MAX_DISTANCE) for other in hashes)
 
 
 def _fingerprints(results: list[Result]) -> tuple[set[str], list[str]]:

@@ -232,11 +232,14 @@ def collection_item_move(*, item: CollectionItem, to_index: int) -> int:
 
 def collection_item_index(*, item: CollectionItem) -> int:
     """The item's 0-based place in its collection's order."""
-    return CollectionItem.objects.filter(
-        collection_id=item.collection_id, position__lt=item.position
-    ).count() + CollectionItem.objects.filter(
-        collection_id=item.collection_id, position=item.position, pk__lt=item.pk
-    ).count()
+    return (
+        CollectionItem.objects.filter(
+            collection_id=item.collection_id, position__lt=item.position
+        ).count()
+        + CollectionItem.objects.filter(
+            collection_id=item.collection_id, position=item.position, pk__lt=item.pk
+        ).count()
+    )
 
 
 def collection_item_step(*, item: CollectionItem, direction: str) -> int:

@@ -21,9 +21,7 @@ urlpatterns = [
     path("collections/<int:pk>/export/", views.collection_export, name="export"),
     path("collections/<int:pk>/items/<int:item_pk>/note/", views.item_note, name="item_note"),
     path("collections/<int:pk>/items/<int:item_pk>/move/", views.item_move, name="item_move"),
-    path(
-        "collections/<int:pk>/items/<int:item_pk>/remove/", views.item_remove, name="item_remove"
-    ),
+    path("collections/<int:pk>/items/<int:item_pk>/remove/", views.item_remove, name="item_remove"),
     path("saved-searches/", views.saved_search_index, name="saved_searches"),
     path("saved-searches/new/", views.saved_search_create, name="saved_search_new"),
     path("saved-searches/<int:pk>/", views.saved_search_detail, name="saved_search"),

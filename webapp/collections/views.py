@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from urllib.parse import urlencode
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -154,9 +154,7 @@ def _detail_context(
         "can_reorder": not filters.active,
         "sites": selectors.collection_sites(collection=collection),
         "share_link": link,
-        "share_url": request.build_absolute_uri(
-            reverse("collections:shared", args=[link.token])
-        )
+        "share_url": request.build_absolute_uri(reverse("collections:shared", args=[link.token]))
         if link
         else "",
         "share_form": ShareForm(),
@@ -233,9 +231,14 @@ def item_note(request: AuthedRequest, pk: int, item_pk: int) -> HttpResponse:
     if not request.htmx:
         if status == 200:
             return redirect(reverse("collections:detail", args=[pk]) + f"#item-{item.pk}")
-        return render(request, "collections/note_error.html", {"item": item, "form": form}, 400)
+        return render(request, "collections/note_error.html", {"item": item, "form": form}, status=400)
     item.refresh_from_db()
-    context = {"item": item, "collection": item.collection, "note_form": form, "saved": status == 200}
+    context = {
+        "item": item,
+        "collection": item.collection,
+        "note_form": form,
+        "saved": status == 200,
+    }
     return render(request, "collections/_item.html#note", context, status=status)
 
 
@@ -441,12 +444,14 @@ def search_export(request: AuthedRequest, pk: int) -> HttpResponseBase:
     form = ExportForm(request.GET)
     if not form.is_valid():
         return _bad_format(form)
-    return export_response(selectors.search_export_source(search=search), form.cleaned_data["format"])
+    return export_response(
+        selectors.search_export_source(search=search), form.cleaned_data["format"]
+    )
 
 
 @require_http_methods(["GET", "POST"])
 def collection_import(request: AuthedRequest) -> HttpResponse:
-    form = ImportForm(request.POST or None, request.FILES or None)
+    form = ImportForm(request.POST, request.FILES) if request.method == "POST" else ImportForm()
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
@@ -582,4 +587,3 @@ def saved_search_delete(request: AuthedRequest, pk: int) -> HttpResponse:
     saved = _get_saved_search_for_user(request, pk)
     services.saved_search_delete(saved_search=saved)
     return redirect("collections:saved_searches")
-

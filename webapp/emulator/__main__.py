@@ -22,7 +22,11 @@ def main(argv: list[str] | None = None) -> int:
         handle.stop()  # SIGTERM from compose/make stops as cleanly as Ctrl-C
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"Loupe emulator listening on {handle.url} (IQS: POST /search/multimodal)", flush=True)
+    print(
+        f"Loupe emulator listening on {handle.url} (IQS: POST /search/multimodal; "
+        "image search: POST /compatible-mode/v1/responses)",
+        flush=True,
+    )
     try:
         handle.wait()
     except KeyboardInterrupt:

@@ -29,7 +29,7 @@ _UNINFORMATIVE = frozenset({"0" * HASH_HEX_CHARS, "f" * HASH_HEX_CHARS})
 def dhash_image(image: Image.Image) -> str:
     """The 64-bit difference hash of a decoded PIL image, as 16 hex digits."""
     grey = image.convert("L").resize((HASH_SIDE + 1, HASH_SIDE), Image.Resampling.BILINEAR)
-    pixels = list(grey.getdata())
+    pixels = grey.tobytes()  # mode L: one byte a pixel, row by row
     bits = 0
     for row in range(HASH_SIDE):
         start = row * (HASH_SIDE + 1)

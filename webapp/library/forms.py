@@ -28,7 +28,9 @@ class LibrarySearchForm(forms.Form):
     taken_before = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     sort = forms.ChoiceField(
         required=False,
-        choices=[(s, {"relevance": "Relevance", "date": "Newest", "size": "Largest"}[s]) for s in SORTS],
+        choices=[
+            (s, {"relevance": "Relevance", "date": "Newest", "size": "Largest"}[s]) for s in SORTS
+        ],
     )
 
     def clean_image(self) -> Any:
@@ -70,7 +72,7 @@ class MultipleFileField(forms.FileField):
 
 
 class LibraryUploadForm(forms.Form):
-    files = MultipleFileField(
+    images = MultipleFileField(
         required=False,
         help_text="Images, and optionally a NAME.txt sidecar per image: first line the title, "
         "then the description and lines like zh=中文描述.",

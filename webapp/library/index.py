@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -120,13 +119,13 @@ class LibraryIndex:
             self.live += 1
 
     def _add_terms(self, slot: int, terms: dict[str, list[str]]) -> float:
-        weighted: Counter[str] = Counter()
+        weighted: dict[str, float] = {}
         length = 0.0
         for field, field_terms in terms.items():
             weight = FIELD_WEIGHTS[field]
             length += weight * len(field_terms)
             for term in field_terms:
-                weighted[term] += weight
+                weighted[term] = weighted.get(term, 0.0) + weight
         for term, tf in weighted.items():
             slots, tfs = self._postings.setdefault(term, (array("i"), array("f")))
             slots.append(slot)

@@ -25,8 +25,10 @@ import io
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time as dt_time
+from datetime import UTC, date, datetime
+from datetime import time as dt_time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -46,8 +48,8 @@ from webapp.library.models import LibraryImage, LibraryIndexState
 
 TEXT_CUTOFF = 0.3
 NEAR_DUPLICATE_BITS = 10
-BORDERLINE_BITS = 18
-BORDERLINE_MIN_SIMILARITY = 0.88
+BORDERLINE_BITS = 16
+BORDERLINE_MIN_SIMILARITY = 0.8
 SIMILAR_MIN = 0.8
 NEAR_DUPLICATE_BONUS = 0.25
 MAX_LIMIT = 200
@@ -122,17 +124,16 @@ def library_index_reset() -> None:
         _loaded = None
 
 
-def _indexed(row: tuple[object, ...]) -> IndexedImage:
+def _indexed(row: tuple[Any, ...]) -> IndexedImage:
     image_id, width, height, taken_at, terms, hashes, descriptor = row
-    assert isinstance(taken_at, datetime | None)
     return IndexedImage(
-        image_id=int(image_id),  # type: ignore[call-overload]
-        width=int(width),  # type: ignore[call-overload]
-        height=int(height),  # type: ignore[call-overload]
+        image_id=int(image_id),
+        width=int(width),
+        height=int(height),
         taken_ts=taken_at.timestamp() if taken_at else None,
-        terms=terms,  # type: ignore[arg-type]
-        hashes=hashes_from_bytes(bytes(hashes)),  # type: ignore[arg-type]
-        descriptor=descriptor_from_bytes(bytes(descriptor)),  # type: ignore[arg-type]
+        terms=terms,
+        hashes=hashes_from_bytes(bytes(hashes)),
+        descriptor=descriptor_from_bytes(bytes(descriptor)),
     )
 
 
@@ -142,6 +143,7 @@ def _current_index() -> LibraryIndex:
     state = LibraryIndexState.objects.filter(pk=1).values_list("seq", "removals").first()
     seq, removals = state or (0, 0)
     if _loaded is None or removals != _loaded.removals or seq < _loaded.seq:
+        text.warm_up()  # a new index is a slow query anyway; the first Chinese one needn't be
         _loaded = _Loaded(LibraryIndex(), -1, removals)
     if seq != _loaded.seq:
         rows = (
@@ -329,7 +331,9 @@ class _ImageScores:
 def _image_candidates(index: LibraryIndex, features: QueryFeatures) -> _ImageScores:
     if not index.ids.size:
         empty = np.zeros(0, np.int64)
-        return _ImageScores(empty, np.zeros(0, np.float32), np.zeros(0, bool), np.zeros(0, np.uint8))
+        return _ImageScores(
+            empty, np.zeros(0, np.float32), np.zeros(0, bool), np.zeros(0, np.uint8)
+        )
     distances = index.hash_distances(features.hashes)
     similarity = index.similarities(features.descriptors)
     near = (distances <= NEAR_DUPLICATE_BITS) | (
@@ -423,7 +427,7 @@ def library_search(
         distance[found.slots] = found.distances
         slots = np.union1d(text_slots, found.slots).astype(np.int64)
         combined = (0.5 * text_part[slots] + 0.5 * image_part[slots]).astype(np.float32)
-        ranking = combined + NEAR_DUPLICATE_BONUS * near[slots]
+        ranking = (combined + NEAR_DUPLICATE_BONUS * near[slots]).astype(np.float32)
         positions, ids, total = _page(index, slots, ranking, filters, offset, limit)
         chosen = slots[positions] if positions else np.zeros(0, np.int64)
         details = [

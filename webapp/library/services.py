@@ -29,7 +29,7 @@ from django.utils import timezone
 from webapp.imaging.thumbnails import make_thumbnail
 from webapp.library import processing
 from webapp.library.models import ImportRun, LibraryImage, LibraryIndexState
-from webapp.library.processing import Failed, Limits, Outcome, Processed, Skipped
+from webapp.library.processing import Limits, Outcome, Processed, Skipped
 from webapp.library.sources import BadEntry, ImportItem, collect_items, parse_sidecar
 
 logger = logging.getLogger(__name__)
@@ -186,8 +186,8 @@ def _store(run: ImportRun, batch: list[Processed]) -> None:
                 if item.sha256 in stored or item.sha256 in rows:
                     run.duplicates += 1  # the same bytes twice in this import, or meanwhile
                     continue
-                rows[item.sha256] = LibraryImage(**item.values, index_seq=seq, import_run=run)  # type: ignore[misc]
-            LibraryImage.objects.bulk_create(rows.values())
+                rows[item.sha256] = LibraryImage(**item.values, index_seq=seq, import_run=run)
+            LibraryImage.objects.bulk_create(list(rows.values()))
             run.added += len(rows)
         run.save(update_fields=["processed", "added", "duplicates", "failed", "bad_files"])
 
@@ -327,7 +327,14 @@ def library_image_update(
         )
         image.index_seq = _next_index_seq()
         image.save(
-            update_fields=["title", "description", "translations", "terms", "index_seq", "updated_at"]
+            update_fields=[
+                "title",
+                "description",
+                "translations",
+                "terms",
+                "index_seq",
+                "updated_at",
+            ]
         )
     return image
 

@@ -73,7 +73,9 @@ def parse_sidecar(text: str) -> Sidecar:
             translations[match.group(1).lower().replace("_", "-")] = match.group(2).strip()
         else:
             description.append(line)
-    return Sidecar(title=lines[0][:300], description="\n".join(description), translations=translations)
+    return Sidecar(
+        title=lines[0][:300], description="\n".join(description), translations=translations
+    )
 
 
 def _decode_sidecar(data: bytes) -> Sidecar | None:

@@ -28,8 +28,44 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 CHAR_PREFIX = "#"
 
 STOP_WORDS = frozenset(
-    "a an and are as at be by for from in into is it its of on or the this to with "
-    "的 了 在 是 和 与 及 着 上 中 里 一个 一只 一张".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "the",
+        "this",
+        "to",
+        "with",
+        "的",
+        "了",
+        "在",
+        "是",
+        "和",
+        "与",
+        "及",
+        "着",
+        "上",
+        "中",
+        "里",
+        "一个",
+        "一只",
+        "一张",
+    ]
 )
 
 _jieba: Any = None
@@ -47,6 +83,11 @@ def _segmenter() -> Any:
                 jieba.initialize()
                 _jieba = jieba
     return _jieba
+
+
+def warm_up() -> None:
+    """Load jieba's dictionary now (about a second) rather than on the first Chinese query."""
+    _segmenter()
 
 
 def _stem(word: str) -> str:

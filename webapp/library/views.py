@@ -60,7 +60,7 @@ def _page_number(request: HttpRequest) -> int:
 
 
 def _similar_bytes(request: HttpRequest) -> bytes | None:
-    """"Find similar" on an item page sends ?similar=<id>: search with its thumbnail."""
+    """ "Find similar" on an item page sends ?similar=<id>: search with its thumbnail."""
     raw = request.GET.get("similar", "")
     if not raw.isdigit():
         return None
@@ -102,7 +102,9 @@ def library_home(request: AuthedRequest) -> HttpResponse:
         "library_count": LibraryImage.objects.count(),
     }
     if results is None:
-        context["recent"] = Paginator(LibraryImage.objects.order_by("-created_at", "-pk"), PAGE_SIZE).get_page(page)
+        context["recent"] = Paginator(
+            LibraryImage.objects.order_by("-created_at", "-pk"), PAGE_SIZE
+        ).get_page(page)
     return render(request, "library/home.html", context, status=status)
 
 
@@ -142,10 +144,12 @@ def library_upload(request: AuthedRequest) -> HttpResponse:
     form = LibraryUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            run = services.library_upload_create(user=request.user, files=form.cleaned_data["files"])
+            run = services.library_upload_create(
+                user=request.user, files=form.cleaned_data["images"]
+            )
         except ValidationError as exc:
             for message in exc.message_dict.get("files", exc.messages):
-                form.add_error("files", message)
+                form.add_error("images", message)
         else:
             return redirect("library:import", pk=run.pk)
     status = 400 if request.method == "POST" else 200

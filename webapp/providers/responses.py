@@ -88,7 +88,9 @@ _REDACTED = "[redacted]"
 _MIN_SCRUBBED_KEY = 8
 _RAW_STRING_MAX = 2000  # longer data: URLs are elided from raw_response
 _CONTENT_TYPE = re.compile(r"^image/[a-z0-9][a-z0-9.+\-]*$")
-_DATA_URL = re.compile(r"^data:image/[a-z0-9][a-z0-9.+\-]*;base64,[A-Za-z0-9+/=\s]+$")
+_DATA_URL = re.compile(r"^data:image/[a-z0-9][a-z0-9.+\-]*;base64,[A-Za-z0-9+/=]+$")
+# Codes that name trouble on the server's side, whatever the HTTP status (or none, mid-stream).
+_SERVER_TROUBLE_CODES = frozenset({"internalerror", "internal_error", "server_error"})
 _REQUEST_ID_HEADERS = ("x-request-id", "x-dashscope-request-id", "request-id")
 
 # Our own codes, for failures the server never named: code -> (sentence, transient).
@@ -184,7 +186,7 @@ def own_error(code: str, detail: str = "", *, status: int | None = None) -> Prov
     )
 
 
-# --- the request ----------------------------------------------------------------------------
+# --- the request ----------------------------------------------------------------------------------
 
 
 def image_to_data_url(data: bytes, content_type: str) -> str:
@@ -235,7 +237,7 @@ def _is_web_url(value: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-# --- cost -------------------------------------------------------------------------------------
+# --- cost -----------------------------------------------------------------------------------------
 
 
 def estimate_cost_cny(
@@ -280,7 +282,7 @@ def _price(value: float | Decimal, name: str) -> Decimal:
     return price
 
 
-# --- server-sent events -------------------------------------------------------------------
+# --- server-sent events ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,7 +344,7 @@ def _sse_event(name: str, data: list[str]) -> tuple[str, object] | None:
     return name, payload
 
 
-# --- from events to hits and text ---------------------------------------------------------
+# --- from events to hits and text -----------------------------------------------------------------
 
 
 class ImageSearchStream:
@@ -641,7 +643,7 @@ def _kept_phrase(hits: int, has_text: bool) -> str:
     if hits and has_text:
         return f"{images} and the text that arrived are kept"
     if hits:
-        return f"{images} that arrived are kept"
+        return f"{images} that arrived {'are' if hits != 1 else 'is'} kept"
     if has_text:
         return "the text that arrived is kept"
     return "nothing had arrived yet"
@@ -693,7 +695,7 @@ def _count(value: object) -> int | None:
     return None
 
 
-# --- errors -------------------------------------------------------------------------------------
+# --- errors ---------------------------------------------------------------------------------------
 
 
 def error_from_response(status: int, text: str, *, request_id: str = "") -> ProviderError:
@@ -739,13 +741,13 @@ def _sentence_for(code: str, status: int | None, provider_message: str) -> tuple
             "DashScope is receiving too many requests from this account; try again in a moment.",
             True,
         )
-    if status is not None and status >= 500:
-        return f"DashScope had a temporary problem (HTTP {status}); try again in a moment.", True
+    if (status is not None and status >= 500) or code.lower() in _SERVER_TROUBLE_CODES:
+        where = f" (HTTP {status})" if status is not None else ""
+        return f"DashScope had a temporary problem{where}; try again in a moment.", True
     said = provider_message.strip().rstrip(".")
+    detail = f": {said[:200]}" if said else ""
     if status is None:
-        detail = f": {said[:200]}" if said else ""
         return f"The image search failed at DashScope{detail}.", False
-    detail = f" ({said[:200]})" if said else ""
     return f"DashScope did not accept the image search (HTTP {status}){detail}.", False
 
 
@@ -769,7 +771,7 @@ def _first_str(fields: dict[str, Any], *keys: str) -> str:
     return ""
 
 
-# --- the transport: a reader thread, so deadlines hold whatever the server does ----------------
+# --- the transport: a reader thread, so deadlines hold whatever the server does -------------------
 
 
 @dataclass(frozen=True)
@@ -778,6 +780,12 @@ class _Head:
     content_type: str
     request_id: str
     error_text: str = ""  # the body of a failed answer (bounded)
+
+
+@dataclass(frozen=True)
+class _Line:
+    text: str
+    arrived: float  # time.monotonic() when its bytes were read
 
 
 class _End:
@@ -805,8 +813,12 @@ class _LineSplitter:
         self._max_line = max_line
 
     def feed(self, chunk: bytes) -> list[str]:
-        self._buffer += chunk
-        *complete, rest = self._buffer.split(b"\n")
+        if b"\n" not in chunk:  # the middle of a long line: no need to split it again
+            self._buffer += chunk
+            if len(self._buffer) > self._max_line:
+                raise _TooLarge(f"a line longer than {self._max_line} bytes")
+            return []
+        *complete, rest = (bytes(self._buffer) + chunk).split(b"\n")
         if len(rest) > self._max_line:
             raise _TooLarge(f"a line longer than {self._max_line} bytes")
         self._buffer = bytearray(rest)
@@ -861,9 +873,9 @@ class _LineFeed:
     def lines(self, deadline: float, idle: float) -> Iterator[str]:
         while True:
             item = self._get(deadline, idle)
-            if isinstance(item, str):
-                self.last_line_at = time.monotonic()
-                yield item
+            if isinstance(item, _Line):
+                self.last_line_at = item.arrived  # provider time, not the caller's
+                yield item.text
             elif isinstance(item, _End):
                 return
             elif isinstance(item, _TooLarge):
@@ -911,10 +923,11 @@ class _LineFeed:
                     size += len(chunk)
                     if size > MAX_STREAM_BYTES:
                         raise _TooLarge(f"an answer larger than {MAX_STREAM_BYTES} bytes")
+                    arrived = time.monotonic()
                     for line in splitter.feed(chunk):
-                        put(line)
+                        put(_Line(line, arrived))
                 for line in splitter.close():
-                    put(line)
+                    put(_Line(line, time.monotonic()))
             put(_End())
         except BaseException as exc:  # handed to the waiting generator, which decides
             put(exc)
@@ -942,7 +955,7 @@ class _Try:
     events_received: int = 0
 
 
-# --- the client ----------------------------------------------------------------------------
+# --- the client -----------------------------------------------------------------------------------
 
 
 class ResponsesClient:
@@ -1118,11 +1131,11 @@ class ResponsesClient:
     def _broken_error(self, broken: _Broken, stream: ImageSearchStream) -> ProviderError:
         """A stream that stopped: partial after the first event, else an ordinary failure."""
         detail = self._scrub(broken.detail)
-        if broken.kind == "too_large":
-            return own_error("BadResponse", detail)
         if not stream.events_received:
-            return own_error("Network" if broken.kind == "closed" else "Timeout", detail)
+            code = {"closed": "Network", "too_large": "BadResponse"}.get(broken.kind, "Timeout")
+            return own_error(code, detail)
         reason = {
+            "too_large": "the answer was too large to read",
             "closed": "the connection was closed",
             "idle": f"nothing arrived for {self._idle_timeout:g} s",
             "deadline": f"the {self._timeout:g} s limit was reached",

@@ -27,9 +27,8 @@ def _inline(escaped: str) -> str:
     return _ITALIC.sub(r"<em>\1</em>", escaped)
 
 
-def _items(lines: list[str], pattern: re.Pattern[str]) -> str:
-    contents = [_inline(match.group(1)) for match in map(pattern.match, lines) if match]
-    return "".join(f"<li>{content}</li>" for content in contents)
+def _list(kind: str, items: list[str]) -> str:
+    return f"<{kind}>" + "".join(f"<li>{_inline(item)}</li>" for item in items) + f"</{kind}>"
 
 
 def _line(line: str) -> str:
@@ -38,11 +37,38 @@ def _line(line: str) -> str:
 
 
 def _block(lines: list[str]) -> str:
-    if all(_BULLET.match(line) for line in lines):
-        return f"<ul>{_items(lines, _BULLET)}</ul>"
-    if all(_NUMBERED.match(line) for line in lines):
-        return f"<ol>{_items(lines, _NUMBERED)}</ol>"
-    return "<p>" + "<br>".join(_line(line) for line in lines) + "</p>"
+    """A paragraph, in which runs of "- item" or "1. item" lines become lists."""
+    parts: list[str] = []
+    text: list[str] = []
+    items: list[str] = []
+    kind = ""
+
+    def close_text() -> None:
+        if text:
+            parts.append("<p>" + "<br>".join(_line(line) for line in text) + "</p>")
+            text.clear()
+
+    def close_list() -> None:
+        if items:
+            parts.append(_list(kind, items))
+            items.clear()
+
+    for line in lines:
+        bullet, numbered = _BULLET.match(line), _NUMBERED.match(line)
+        match = bullet or numbered
+        if match:
+            close_text()
+            this_kind = "ul" if bullet else "ol"
+            if items and this_kind != kind:
+                close_list()
+            kind = this_kind
+            items.append(match.group(1))
+        else:
+            close_list()
+            text.append(line)
+    close_text()
+    close_list()
+    return "".join(parts)
 
 
 def render_safe_markdown(text: str) -> SafeString:

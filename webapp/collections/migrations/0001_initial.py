@@ -7,138 +7,295 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('search', '0002_search_room_for_image_search_limits_phash'),
+        ("search", "0002_search_room_for_image_search_limits_phash"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Collection',
+            name="Collection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('description', models.CharField(blank=True, max_length=1000)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='collections', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("description", models.CharField(blank=True, max_length=1000)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="collections",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='CollectionItem',
+            name="CollectionItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.IntegerField()),
-                ('image_url_hash', models.CharField(help_text='sha256 of image_url', max_length=64)),
-                ('image_url', models.TextField()),
-                ('title', models.CharField(blank=True, max_length=500)),
-                ('host_page_url', models.TextField(blank=True)),
-                ('site', models.CharField(blank=True, help_text="The source page's host, for the site filter.", max_length=253)),
-                ('published_time', models.DateTimeField(blank=True, null=True)),
-                ('width', models.IntegerField(blank=True, null=True)),
-                ('height', models.IntegerField(blank=True, null=True)),
-                ('note', models.CharField(blank=True, max_length=280)),
-                ('provider', models.CharField(blank=True, max_length=20)),
-                ('source_query', models.CharField(blank=True, max_length=200)),
-                ('source_rank', models.PositiveIntegerField(blank=True, null=True)),
-                ('saved_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('collection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='collections.collection')),
-                ('source_search', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='search.search')),
-                ('thumbnail', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='collection_items', to='search.thumbnail')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.IntegerField()),
+                (
+                    "image_url_hash",
+                    models.CharField(help_text="sha256 of image_url", max_length=64),
+                ),
+                ("image_url", models.TextField()),
+                ("title", models.CharField(blank=True, max_length=500)),
+                ("host_page_url", models.TextField(blank=True)),
+                (
+                    "site",
+                    models.CharField(
+                        blank=True,
+                        help_text="The source page's host, for the site filter.",
+                        max_length=253,
+                    ),
+                ),
+                ("published_time", models.DateTimeField(blank=True, null=True)),
+                ("width", models.IntegerField(blank=True, null=True)),
+                ("height", models.IntegerField(blank=True, null=True)),
+                ("note", models.CharField(blank=True, max_length=280)),
+                ("provider", models.CharField(blank=True, max_length=20)),
+                ("source_query", models.CharField(blank=True, max_length=200)),
+                ("source_rank", models.PositiveIntegerField(blank=True, null=True)),
+                ("saved_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "collection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="collections.collection",
+                    ),
+                ),
+                (
+                    "source_search",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="search.search",
+                    ),
+                ),
+                (
+                    "thumbnail",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="collection_items",
+                        to="search.thumbnail",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['collection', 'position', 'pk'],
+                "ordering": ["collection", "position", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='SavedSearch',
+            name="SavedSearch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('provider', models.CharField(choices=[('iqs', 'IQS MultimodalSearch'), ('image_search', 'Qwen image_search'), ('library', 'Local library')], default='iqs', max_length=20)),
-                ('query', models.CharField(blank=True, max_length=200)),
-                ('exclude_sites', models.CharField(blank=True, max_length=1000)),
-                ('query_image', models.CharField(blank=True, help_text='The query image, path under MEDIA_ROOT.', max_length=200)),
-                ('query_image_url', models.TextField(blank=True)),
-                ('filters', models.JSONField(blank=True, default=dict, help_text='min_side, orientation, hide_site, sort')),
-                ('schedule', models.CharField(choices=[('manual', 'Only when I ask'), ('daily', 'Every day'), ('weekly', 'Every week')], default='manual', max_length=10)),
-                ('next_run_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.CharField(blank=True, max_length=500)),
-                ('last_error_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='saved_searches', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[
+                            ("iqs", "IQS MultimodalSearch"),
+                            ("image_search", "Qwen image_search"),
+                            ("library", "Local library"),
+                        ],
+                        default="iqs",
+                        max_length=20,
+                    ),
+                ),
+                ("query", models.CharField(blank=True, max_length=200)),
+                ("exclude_sites", models.CharField(blank=True, max_length=1000)),
+                (
+                    "query_image",
+                    models.CharField(
+                        blank=True,
+                        help_text="The query image, path under MEDIA_ROOT.",
+                        max_length=200,
+                    ),
+                ),
+                ("query_image_url", models.TextField(blank=True)),
+                (
+                    "filters",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="min_side, orientation, hide_site, sort"
+                    ),
+                ),
+                (
+                    "schedule",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Only when I ask"),
+                            ("daily", "Every day"),
+                            ("weekly", "Every week"),
+                        ],
+                        default="manual",
+                        max_length=10,
+                    ),
+                ),
+                ("next_run_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.CharField(blank=True, max_length=500)),
+                ("last_error_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="saved_searches",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='SavedSearchRun',
+            name="SavedSearchRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('trigger', models.CharField(choices=[('saved', 'The search that was saved'), ('manual', 'Run by hand'), ('schedule', 'Scheduled')], max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('saved_search', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='collections.savedsearch')),
-                ('search', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='saved_run', to='search.search')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("saved", "The search that was saved"),
+                            ("manual", "Run by hand"),
+                            ("schedule", "Scheduled"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "saved_search",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="collections.savedsearch",
+                    ),
+                ),
+                (
+                    "search",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="saved_run",
+                        to="search.search",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-pk'],
+                "ordering": ["-created_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='ShareLink',
+            name="ShareLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('collection', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='share_links', to='collections.collection')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "collection",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="share_links",
+                        to="collections.collection",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='collection',
-            index=models.Index(fields=['user', '-created_at'], name='collection_user_recent'),
+            model_name="collection",
+            index=models.Index(fields=["user", "-created_at"], name="collection_user_recent"),
         ),
         migrations.AddIndex(
-            model_name='collectionitem',
-            index=models.Index(fields=['collection', 'position'], name='collection_item_order'),
+            model_name="collectionitem",
+            index=models.Index(fields=["collection", "position"], name="collection_item_order"),
         ),
         migrations.AddIndex(
-            model_name='collectionitem',
-            index=models.Index(fields=['image_url_hash'], name='collection_item_image'),
+            model_name="collectionitem",
+            index=models.Index(fields=["image_url_hash"], name="collection_item_image"),
         ),
         migrations.AddConstraint(
-            model_name='collectionitem',
-            constraint=models.UniqueConstraint(fields=('collection', 'image_url_hash'), name='collection_item_unique_image'),
+            model_name="collectionitem",
+            constraint=models.UniqueConstraint(
+                fields=("collection", "image_url_hash"), name="collection_item_unique_image"
+            ),
         ),
         migrations.AddIndex(
-            model_name='savedsearch',
-            index=models.Index(fields=['user', '-created_at'], name='saved_search_user_recent'),
+            model_name="savedsearch",
+            index=models.Index(fields=["user", "-created_at"], name="saved_search_user_recent"),
         ),
         migrations.AddIndex(
-            model_name='savedsearch',
-            index=models.Index(fields=['next_run_at'], name='saved_search_due'),
+            model_name="savedsearch",
+            index=models.Index(fields=["next_run_at"], name="saved_search_due"),
         ),
         migrations.AddConstraint(
-            model_name='savedsearch',
-            constraint=models.CheckConstraint(condition=models.Q(('schedule__in', ['manual', 'daily', 'weekly'])), name='saved_search_schedule_valid'),
+            model_name="savedsearch",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("schedule__in", ["manual", "daily", "weekly"])),
+                name="saved_search_schedule_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='savedsearch',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('schedule', 'manual'), ('next_run_at__isnull', True)), models.Q(models.Q(('schedule', 'manual'), _negated=True), ('next_run_at__isnull', False)), _connector='OR'), name='saved_search_next_run_iff_scheduled'),
+            model_name="savedsearch",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("schedule", "manual"), ("next_run_at__isnull", True)),
+                    models.Q(
+                        models.Q(("schedule", "manual"), _negated=True),
+                        ("next_run_at__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="saved_search_next_run_iff_scheduled",
+            ),
         ),
         migrations.AddIndex(
-            model_name='savedsearchrun',
-            index=models.Index(fields=['saved_search', '-created_at'], name='saved_run_recent'),
+            model_name="savedsearchrun",
+            index=models.Index(fields=["saved_search", "-created_at"], name="saved_run_recent"),
         ),
         migrations.AddConstraint(
-            model_name='sharelink',
-            constraint=models.UniqueConstraint(condition=models.Q(('revoked_at__isnull', True)), fields=('collection',), name='share_link_one_unrevoked_per_collection'),
+            model_name="sharelink",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("revoked_at__isnull", True)),
+                fields=("collection",),
+                name="share_link_one_unrevoked_per_collection",
+            ),
         ),
     ]

@@ -11,7 +11,6 @@ def create_index_state(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -20,81 +19,214 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='LibraryIndexState',
+            name="LibraryIndexState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField(default=0)),
-                ('removals', models.BigIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.BigIntegerField(default=0)),
+                ("removals", models.BigIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='ImportRun',
+            name="ImportRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('command', 'Command line'), ('upload', 'Upload'), ('demo', 'Demo set')], max_length=10)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('sources', models.JSONField(default=list, help_text='What was asked for: paths, zips, URLs.')),
-                ('staging_dir', models.CharField(blank=True, help_text='Uploaded files waiting, under MEDIA_ROOT.', max_length=200)),
-                ('total', models.IntegerField(default=0, help_text='Files found to import.')),
-                ('processed', models.IntegerField(default=0)),
-                ('added', models.IntegerField(default=0)),
-                ('duplicates', models.IntegerField(default=0, help_text='Already in the library (same bytes).')),
-                ('failed', models.IntegerField(default=0)),
-                ('bad_files', models.JSONField(default=list, help_text='[{"source": ..., "reason": ...}], one per file that failed.')),
-                ('error_message', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='library_imports', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("command", "Command line"),
+                            ("upload", "Upload"),
+                            ("demo", "Demo set"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "sources",
+                    models.JSONField(
+                        default=list, help_text="What was asked for: paths, zips, URLs."
+                    ),
+                ),
+                (
+                    "staging_dir",
+                    models.CharField(
+                        blank=True,
+                        help_text="Uploaded files waiting, under MEDIA_ROOT.",
+                        max_length=200,
+                    ),
+                ),
+                ("total", models.IntegerField(default=0, help_text="Files found to import.")),
+                ("processed", models.IntegerField(default=0)),
+                ("added", models.IntegerField(default=0)),
+                (
+                    "duplicates",
+                    models.IntegerField(
+                        default=0, help_text="Already in the library (same bytes)."
+                    ),
+                ),
+                ("failed", models.IntegerField(default=0)),
+                (
+                    "bad_files",
+                    models.JSONField(
+                        default=list,
+                        help_text='[{"source": ..., "reason": ...}], one per file that failed.',
+                    ),
+                ),
+                ("error_message", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="library_imports",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='LibraryImage',
+            name="LibraryImage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha256', models.CharField(help_text='Of the imported bytes.', max_length=64, unique=True)),
-                ('source', models.TextField(help_text='Where it was first imported from: path, zip member, URL.')),
-                ('file_name', models.CharField(max_length=255)),
-                ('format', models.CharField(help_text="Pillow's name, e.g. JPEG.", max_length=10)),
-                ('width', models.IntegerField(help_text='As displayed, after EXIF orientation.')),
-                ('height', models.IntegerField()),
-                ('bytes', models.BigIntegerField()),
-                ('taken_at', models.DateTimeField(blank=True, help_text='EXIF DateTimeOriginal.', null=True)),
-                ('title', models.CharField(max_length=300)),
-                ('description', models.TextField(blank=True)),
-                ('translations', models.JSONField(blank=True, default=dict, help_text='Language → text, e.g. {"zh": "一只猫"}.')),
-                ('tags', models.JSONField(blank=True, default=list, help_text='From the folders it was in.')),
-                ('original_file', models.CharField(help_text='Path under MEDIA_ROOT.', max_length=200)),
-                ('thumbnail_file', models.CharField(help_text='Path under MEDIA_ROOT.', max_length=200)),
-                ('thumb_width', models.IntegerField()),
-                ('thumb_height', models.IntegerField()),
-                ('hashes', models.BinaryField(help_text='Window pHashes, little-endian uint64 (features.py).')),
-                ('descriptor', models.BinaryField(help_text='Colour/texture descriptor, float16 (features.py).')),
-                ('terms', models.JSONField(default=dict, help_text='Search terms per field, so the index never re-segments text.')),
-                ('tokenizer_version', models.PositiveSmallIntegerField(default=1)),
-                ('index_seq', models.BigIntegerField(default=0, help_text='LibraryIndexState.seq when this row was last written.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('import_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='images', to='library.importrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "sha256",
+                    models.CharField(
+                        help_text="Of the imported bytes.", max_length=64, unique=True
+                    ),
+                ),
+                (
+                    "source",
+                    models.TextField(
+                        help_text="Where it was first imported from: path, zip member, URL."
+                    ),
+                ),
+                ("file_name", models.CharField(max_length=255)),
+                ("format", models.CharField(help_text="Pillow's name, e.g. JPEG.", max_length=10)),
+                ("width", models.IntegerField(help_text="As displayed, after EXIF orientation.")),
+                ("height", models.IntegerField()),
+                ("bytes", models.BigIntegerField()),
+                (
+                    "taken_at",
+                    models.DateTimeField(blank=True, help_text="EXIF DateTimeOriginal.", null=True),
+                ),
+                ("title", models.CharField(max_length=300)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "translations",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text='Language → text, e.g. {"zh": "一只猫"}.',
+                    ),
+                ),
+                (
+                    "tags",
+                    models.JSONField(
+                        blank=True, default=list, help_text="From the folders it was in."
+                    ),
+                ),
+                (
+                    "original_file",
+                    models.CharField(help_text="Path under MEDIA_ROOT.", max_length=200),
+                ),
+                (
+                    "thumbnail_file",
+                    models.CharField(help_text="Path under MEDIA_ROOT.", max_length=200),
+                ),
+                ("thumb_width", models.IntegerField()),
+                ("thumb_height", models.IntegerField()),
+                (
+                    "hashes",
+                    models.BinaryField(
+                        help_text="Window pHashes, little-endian uint64 (features.py)."
+                    ),
+                ),
+                (
+                    "descriptor",
+                    models.BinaryField(
+                        help_text="Colour/texture descriptor, float16 (features.py)."
+                    ),
+                ),
+                (
+                    "terms",
+                    models.JSONField(
+                        default=dict,
+                        help_text="Search terms per field, so the index never re-segments text.",
+                    ),
+                ),
+                ("tokenizer_version", models.PositiveSmallIntegerField(default=1)),
+                (
+                    "index_seq",
+                    models.BigIntegerField(
+                        default=0, help_text="LibraryIndexState.seq when this row was last written."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "import_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="images",
+                        to="library.importrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddConstraint(
-            model_name='importrun',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'running', 'done', 'failed'])), name='library_importrun_status_valid'),
+            model_name="importrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["queued", "running", "done", "failed"])),
+                name="library_importrun_status_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='libraryimage',
-            index=models.Index(fields=['index_seq'], name='library_image_seq'),
+            model_name="libraryimage",
+            index=models.Index(fields=["index_seq"], name="library_image_seq"),
         ),
         migrations.AddIndex(
-            model_name='libraryimage',
-            index=models.Index(fields=['-created_at'], name='library_image_recent'),
+            model_name="libraryimage",
+            index=models.Index(fields=["-created_at"], name="library_image_recent"),
         ),
         migrations.RunPython(create_index_state, migrations.RunPython.noop),
     ]

@@ -74,13 +74,19 @@ class Command(BaseCommand):
         self._summary(run)
 
     def _summary(self, run: ImportRun) -> None:
-        took = (run.finished_at - run.started_at).total_seconds() if run.finished_at and run.started_at else 0.0
+        took = (
+            (run.finished_at - run.started_at).total_seconds()
+            if run.finished_at and run.started_at
+            else 0.0
+        )
         rate = f", {run.processed / took:.1f} images/s" if took > 0 else ""
         self.stdout.write(
             f"Import {run.pk}: {run.total} file(s) in {took:.1f} s{rate}. "
             f"Added {run.added}, already in the library {run.duplicates}, failed {run.failed}."
         )
         if run.bad_files:
-            self.stdout.write(self.style.WARNING(f"{len(run.bad_files)} file(s) could not be imported:"))
+            self.stdout.write(
+                self.style.WARNING(f"{len(run.bad_files)} file(s) could not be imported:")
+            )
             for entry in run.bad_files:
                 self.stdout.write(f"  {entry['source']}: {entry['reason']}")
