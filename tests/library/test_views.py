@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -15,13 +16,13 @@ from webapp.library.models import ImportRun, LibraryImage
 
 @pytest.fixture
 def cat(db: None, tmp_path: Path) -> LibraryImage:
-    folder = tmp_path / "pets"
-    folder.mkdir()
+    folder = tmp_path / "import" / "pets"
+    folder.mkdir(parents=True)
     exif = Image.Exif()
     exif[0x8825] = {2: (39.0, 54.0, 0.0)}  # GPS, which the full view must not pass on
     sample_image("chelsea.png").save(folder / "chelsea.jpg", exif=exif)
     (folder / "chelsea.txt").write_text("Chelsea the cat\nA tabby cat.\nzh=一只猫\n", "utf-8")
-    import_paths(folder)
+    import_paths(folder.parent)
     return LibraryImage.objects.get()
 
 
@@ -124,14 +125,18 @@ def test_the_full_view_is_a_reencoded_copy_without_exif(owner_client: Client, ca
 
 
 def test_staff_upload_several_files_and_are_sent_to_the_progress_page(
-    staff_client: Client, owner: User, queued_imports: list[int]
+    staff_client: Client,
+    owner: User,
+    queued_imports: list[int],
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     assert staff_client.get("/library/upload/").status_code == 200
     files = [
         SimpleUploadedFile("a.jpg", jpeg_bytes(sample_image("coffee.png"))),
         SimpleUploadedFile("b.jpg", jpeg_bytes(sample_image("rocket.jpg"))),
     ]
-    response = staff_client.post("/library/upload/", {"images": files})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post("/library/upload/", {"images": files})
     run = ImportRun.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/library/imports/{run.pk}/"
     assert (run.status, run.total, run.created_by, run.sources) == ("queued", 2, owner, ["a.jpg", "b.jpg"])

@@ -4,7 +4,6 @@ from the emulator, persisted as it arrives, with thumbnails and usage."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest

@@ -76,7 +76,7 @@ def test_with_a_public_base_url_it_goes_as_a_signed_link(
     path = url.removeprefix("https://loupe.example.com")
     response = anon_client.get(path)
     assert response.status_code == 200
-    assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+    assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"  # type: ignore[attr-defined]
     assert anon_client.post(path).status_code == 405
 
 

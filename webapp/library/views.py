@@ -97,6 +97,7 @@ def library_home(request: AuthedRequest) -> HttpResponse:
     context: dict[str, object] = {
         "form": form,
         "results": results,
+        "recent": None,
         "page": page,
         "by_image": bool(request.FILES) or "similar" in request.GET,
         "library_count": LibraryImage.objects.count(),
@@ -141,8 +142,9 @@ def library_full(request: AuthedRequest, pk: int) -> FileResponse:
 @require_http_methods(["GET", "POST"])
 @staff_required
 def library_upload(request: AuthedRequest) -> HttpResponse:
-    form = LibraryUploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    posted = request.method == "POST"
+    form = LibraryUploadForm(request.POST, request.FILES) if posted else LibraryUploadForm()
+    if posted and form.is_valid():
         try:
             run = services.library_upload_create(
                 user=request.user, files=form.cleaned_data["images"]
