@@ -18,6 +18,8 @@ SECTIONS = [
     ("thumbnails", "Thumbnails (issue 2)"),
     ("app_overhead", "Text search overhead (issue 2)"),
     ("uploads", "Upload handling (issue 3)"),
+    ("image_stream", "Search by image, streamed into the page (issue 3)"),
+    ("library", "Local library (issue 4)"),
 ]
 
 

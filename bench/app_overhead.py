@@ -22,13 +22,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _setup_django(var_dir: Path, emulator_url: str, emulator_port: int) -> None:
+def setup_django(var_dir: Path, emulator_url: str, emulator_port: int) -> None:
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "webapp.settings",
             "LOUPE_VAR_DIR": str(var_dir),
             "IQS_API_KEY": "bench-key",
             "IQS_BASE_URL": emulator_url,
+            "DASHSCOPE_API_KEY": "bench-key",
+            "DASHSCOPE_BASE_URL": f"{emulator_url}/compatible-mode/v1",
             "FETCH_PRIVATE_ALLOWLIST": f"127.0.0.1:{emulator_port}",
             "SECRET_KEY": "bench-only",
             "LOG_LEVEL": "WARNING",
@@ -45,7 +47,7 @@ def _setup_django(var_dir: Path, emulator_url: str, emulator_port: int) -> None:
     call_command("migrate", verbosity=0)
 
 
-def _start_worker(var_dir: Path) -> subprocess.Popen[bytes]:
+def start_worker(var_dir: Path) -> subprocess.Popen[bytes]:
     log = (var_dir / "worker.log").open("wb")
     return subprocess.Popen(
         [
@@ -69,7 +71,7 @@ def _start_worker(var_dir: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_done(search_id: int, timeout: float = 30.0) -> None:
+def wait_done(search_id: int, timeout: float = 30.0) -> None:
     from webapp.search.models import Search
 
     deadline = time.monotonic() + timeout
@@ -86,7 +88,7 @@ def run(samples: int = 30) -> list[tuple[str, str]]:
     emulator = start_emulator()
     with tempfile.TemporaryDirectory(prefix="loupe-bench-") as tmp:
         var_dir = Path(tmp)
-        _setup_django(var_dir, emulator.url, emulator.port)
+        setup_django(var_dir, emulator.url, emulator.port)
         from django.contrib.auth.models import User
         from django.test import Client
 
@@ -95,7 +97,7 @@ def run(samples: int = 30) -> list[tuple[str, str]]:
         user = User.objects.create_user("bench", password="bench-pass-123")  # noqa: S106 (throwaway bench DB)
         client = Client()
         client.force_login(user)
-        worker = _start_worker(var_dir)
+        worker = start_worker(var_dir)
         try:
             overheads, totals, posts, dispatch, work = [], [], [], [], []
             for index in range(samples + 3):
@@ -103,7 +105,7 @@ def run(samples: int = 30) -> list[tuple[str, str]]:
                 response = client.post("/searches/", {"query": "lion"})
                 posts.append((time.perf_counter() - started) * 1000)
                 search_id = int(response["Location"].strip("/").split("/")[-1])
-                _wait_done(search_id)
+                wait_done(search_id)
                 search = Search.objects.get(pk=search_id)
                 if search.status != "done" or search.results_at is None:
                     raise RuntimeError(f"bench search failed: {search.error_message}")
