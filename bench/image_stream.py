@@ -42,7 +42,7 @@ def _record_done_events() -> None:
                     _done_at["last"] = time.perf_counter()
             yield frame
 
-    emulated._paced = paced  # type: ignore[assignment]
+    emulated._paced = paced
 
 
 def _photo() -> bytes:

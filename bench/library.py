@@ -78,6 +78,8 @@ def _setup() -> None:
 
 
 def _import_rate(folder: Path) -> tuple[str, str]:
+    from PIL import ImageDraw
+
     from bench.thumbnails import make_photo
     from webapp.library.services import library_import
 
@@ -87,7 +89,9 @@ def _import_rate(folder: Path) -> tuple[str, str]:
     for index in range(IMPORT_IMAGES):
         # A few distinct pictures, each saved with its own tweak, so every file's bytes differ.
         image = originals[index % len(originals)].copy()
-        image.putpixel((index % image.width, 0), (index % 256, 0, 0))
+        x = (index * 37) % (image.width - 24)
+        colour = (index * 7 % 256, index * 13 % 256, index * 29 % 256)
+        ImageDraw.Draw(image).rectangle((x, 8, x + 24, 32), fill=colour)
         image.save(folder / f"photo-{index:03d}.jpg", "JPEG", quality=85)
     started = time.perf_counter()
     run = library_import(paths=[str(folder)], workers=2)

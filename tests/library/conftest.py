@@ -14,8 +14,18 @@ from webapp.library.models import ImportRun
 from webapp.library.selectors import library_index_reset
 from webapp.library.services import library_import
 
-SAMPLES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "camera.png",
-           "coins.png", "horse.png", "hubble_deep_field.jpg", "brick.png", "moon.png")
+SAMPLES = (
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "rocket.jpg",
+    "camera.png",
+    "coins.png",
+    "horse.png",
+    "hubble_deep_field.jpg",
+    "brick.png",
+    "moon.png",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -37,8 +47,9 @@ def jpeg_bytes(image: Image.Image, quality: int = 90) -> bytes:
     return out.getvalue()
 
 
-def write_image(path: Path, colour: str | tuple[int, int, int] = "orange",
-                size: tuple[int, int] = (64, 48)) -> Path:
+def write_image(
+    path: Path, colour: str | tuple[int, int, int] = "orange", size: tuple[int, int] = (64, 48)
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", size, colour).save(path, "JPEG" if path.suffix == ".jpg" else "PNG")
     return path

@@ -42,7 +42,9 @@ def test_it_imports_a_folder_with_sidecars_duplicates_and_bad_files(
     assert (run.total, run.processed, run.added, run.duplicates, run.failed) == (7, 7, 3, 1, 3)
     reasons = {Path(entry["source"]).name: entry["reason"] for entry in run.bad_files}
     assert set(reasons) == {"broken.jpg", "readme.md", "bomb.png"}
-    assert "damaged or incomplete" in reasons["broken.jpg"] or "not a picture" in reasons["broken.jpg"]
+    assert (
+        "damaged or incomplete" in reasons["broken.jpg"] or "not a picture" in reasons["broken.jpg"]
+    )
     assert "not a picture" in reasons["readme.md"]
     assert "too many pixels" in reasons["bomb.png"]
 
@@ -56,7 +58,11 @@ def test_it_imports_a_folder_with_sidecars_duplicates_and_bad_files(
     assert (Path(settings.MEDIA_ROOT) / tom.original_file).read_bytes()[:2] == b"\xff\xd8"
 
     rex = LibraryImage.objects.get(file_name="rex_the-dog.png")
-    assert (rex.title, rex.description, rex.tags) == ("rex the dog", "animals / dogs", ["animals", "dogs"])
+    assert (rex.title, rex.description, rex.tags) == (
+        "rex the dog",
+        "animals / dogs",
+        ["animals", "dogs"],
+    )
     assert rex.format == "PNG"
 
     night = LibraryImage.objects.get(file_name="night.jpg")

@@ -9,13 +9,43 @@ from webapp.library.selectors import LibraryFilters, library_search_text
 
 # title, description, zh translation, folder, size
 MADE_UP = {
-    "cat_sofa": ("Cat on a sofa", "A grey cat asleep on a red sofa.", "一只灰猫睡在红色沙发上", "pets", (300, 200)),
+    "cat_sofa": (
+        "Cat on a sofa",
+        "A grey cat asleep on a red sofa.",
+        "一只灰猫睡在红色沙发上",
+        "pets",
+        (300, 200),
+    ),
     "kitten": ("Kitten", "A small kitten playing with wool.", "小猫在玩毛线", "pets", (200, 300)),
-    "dog_beach": ("Dog on the beach", "A dog running on the sand by the sea.", "海滩上奔跑的狗", "pets", (400, 400)),
-    "rocket": ("Rocket launch", "A rocket lifting off at night.", "夜间发射的火箭", "space", (300, 200)),
-    "sofa_ad": ("Red sofa", "A red sofa in a showroom.", "展厅里的红色沙发", "furniture", (300, 200)),
+    "dog_beach": (
+        "Dog on the beach",
+        "A dog running on the sand by the sea.",
+        "海滩上奔跑的狗",
+        "pets",
+        (400, 400),
+    ),
+    "rocket": (
+        "Rocket launch",
+        "A rocket lifting off at night.",
+        "夜间发射的火箭",
+        "space",
+        (300, 200),
+    ),
+    "sofa_ad": (
+        "Red sofa",
+        "A red sofa in a showroom.",
+        "展厅里的红色沙发",
+        "furniture",
+        (300, 200),
+    ),
     "coffee": ("Coffee cup", "A cup of coffee on a table.", "桌上的一杯咖啡", "food", (300, 200)),
-    "catalogue": ("Catalogue cover", "The cover of a furniture catalogue.", "家具目录封面", "furniture", (300, 200)),
+    "catalogue": (
+        "Catalogue cover",
+        "The cover of a furniture catalogue.",
+        "家具目录封面",
+        "furniture",
+        (300, 200),
+    ),
 }
 
 
@@ -59,7 +89,9 @@ def test_tags_and_file_names_are_searched(db: None, tmp_path: Path) -> None:
     assert _top("dog_beach")[:1] == [ids["dog_beach"]]
 
 
-def test_scores_are_between_0_and_1_and_the_irrelevant_tail_is_cut(db: None, tmp_path: Path) -> None:
+def test_scores_are_between_0_and_1_and_the_irrelevant_tail_is_cut(
+    db: None, tmp_path: Path
+) -> None:
     _library(tmp_path)
     results = library_search_text(query="grey cat sofa", limit=10)
     scores = [hit.score for hit in results.hits]
@@ -82,7 +114,9 @@ def test_filters_and_paging(db: None, tmp_path: Path) -> None:
     assert (first.total, len(first.hits), first.has_next) == (3, 2, True)
     assert (len(second.hits), second.has_next) == (1, False)
     assert {h.image_id for h in first.hits + second.hits} == {
-        ids["cat_sofa"], ids["kitten"], ids["dog_beach"]
+        ids["cat_sofa"],
+        ids["kitten"],
+        ids["dog_beach"],
     }
 
 

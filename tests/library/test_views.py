@@ -66,14 +66,18 @@ def test_search_by_uploaded_image_marks_the_near_duplicate(
     assert "Near-duplicate" in response.content.decode()
 
 
-def test_an_unreadable_query_image_gets_a_sentence_and_a_400(owner_client: Client, cat: LibraryImage) -> None:
+def test_an_unreadable_query_image_gets_a_sentence_and_a_400(
+    owner_client: Client, cat: LibraryImage
+) -> None:
     bad = SimpleUploadedFile("q.jpg", b"<html>not an image</html>")
     response = owner_client.post("/library/", {"image": bad})
     assert response.status_code == 400
     assert "not a picture in a format Loupe reads" in response.content.decode()
 
 
-def test_without_a_query_the_newest_images_are_listed(owner_client: Client, cat: LibraryImage) -> None:
+def test_without_a_query_the_newest_images_are_listed(
+    owner_client: Client, cat: LibraryImage
+) -> None:
     html = owner_client.get("/library/").content.decode()
     assert "Newest images" in html and "Chelsea the cat" in html
 
@@ -82,7 +86,9 @@ def test_an_empty_library_says_so(owner_client: Client) -> None:
     assert "The library is empty" in owner_client.get("/library/").content.decode()
 
 
-def test_the_library_page_needs_sign_in_and_get_or_post(anon_client: Client, owner_client: Client) -> None:
+def test_the_library_page_needs_sign_in_and_get_or_post(
+    anon_client: Client, owner_client: Client
+) -> None:
     response = anon_client.get("/library/")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     assert owner_client.put("/library/").status_code == 405
@@ -110,7 +116,9 @@ def test_item_pages_and_files_404_for_a_missing_image_and_refuse_post(
         assert anon_client.get(f"/library/items/{cat.pk}/{suffix}").status_code == 302
 
 
-def test_the_full_view_is_a_reencoded_copy_without_exif(owner_client: Client, cat: LibraryImage) -> None:
+def test_the_full_view_is_a_reencoded_copy_without_exif(
+    owner_client: Client, cat: LibraryImage
+) -> None:
     response = owner_client.get(f"/library/items/{cat.pk}/full.jpg")
     assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
     data = b"".join(response.streaming_content)  # type: ignore[attr-defined]
@@ -139,7 +147,12 @@ def test_staff_upload_several_files_and_are_sent_to_the_progress_page(
         response = staff_client.post("/library/upload/", {"images": files})
     run = ImportRun.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/library/imports/{run.pk}/"
-    assert (run.status, run.total, run.created_by, run.sources) == ("queued", 2, owner, ["a.jpg", "b.jpg"])
+    assert (run.status, run.total, run.created_by, run.sources) == (
+        "queued",
+        2,
+        owner,
+        ["a.jpg", "b.jpg"],
+    )
     assert queued_imports == [run.pk]
 
 
@@ -174,7 +187,10 @@ def test_the_progress_page_polls_until_the_import_is_finished(staff_client: Clie
     running = staff_client.get(f"/library/imports/{run.pk}/", headers={"HX-Request": "true"})
     assert running.status_code == 200 and 'hx-trigger="every 1s"' in running.content.decode()
     ImportRun.objects.filter(pk=run.pk).update(
-        status="done", processed=4, added=3, failed=1,
+        status="done",
+        processed=4,
+        added=3,
+        failed=1,
         bad_files=[{"source": "x.pdf", "reason": "The file is not a picture."}],
     )
     done = staff_client.get(f"/library/imports/{run.pk}/", headers={"HX-Request": "true"})

@@ -38,10 +38,10 @@ SHARE_TOKEN_BYTES = 32  # 256 bits; the issue asks for at least 128
 # --- collections --------------------------------------------------------------------
 
 
-def _clean_name(name: str) -> str:
+def _clean_name(name: str, *, thing: str = "collection") -> str:
     clean = " ".join((name or "").split())
     if not clean:
-        raise ValidationError({"name": ["Give the collection a name."]})
+        raise ValidationError({"name": [f"Give the {thing} a name."]})
     if len(clean) > NAME_MAX_CHARS:
         raise ValidationError(
             {"name": [f"Keep the name to {NAME_MAX_CHARS} characters (it has {len(clean)})."]}
@@ -407,7 +407,7 @@ def saved_search_create(
     filters: dict[str, object] | None = None,
 ) -> SavedSearch:
     """Keep a search's input under a name. The search itself becomes the first run."""
-    clean_name = _clean_name(name)
+    clean_name = _clean_name(name, thing="saved search")
     clean_schedule = _clean_schedule(schedule)
     with transaction.atomic():
         saved = SavedSearch.objects.create(
@@ -430,7 +430,7 @@ def saved_search_create(
 
 
 def saved_search_update(*, saved_search: SavedSearch, name: str, schedule: str) -> SavedSearch:
-    clean_name = _clean_name(name)
+    clean_name = _clean_name(name, thing="saved search")
     clean_schedule = _clean_schedule(schedule)
     if clean_schedule != saved_search.schedule:
         saved_search.next_run_at = _next_run(clean_schedule, timezone.now())

@@ -115,11 +115,12 @@ class Window:
     hours_start: datetime
     days_start: datetime
     month_start: datetime
+    last_month_start: datetime
 
     @property
     def usage_start(self) -> datetime:
-        """Far enough back for the 30 daily buckets and this month so far."""
-        return min(self.days_start, self.month_start)
+        """Far enough back for the 30 daily buckets, this month and the whole last month."""
+        return min(self.days_start, self.last_month_start)
 
     @property
     def hours(self) -> list[datetime]:
@@ -142,6 +143,7 @@ def window_at(now: datetime) -> Window:
         hours_start=now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23),
         days_start=today - timedelta(days=29),
         month_start=today.replace(day=1),
+        last_month_start=(today.replace(day=1) - timedelta(days=1)).replace(day=1),
     )
 
 
@@ -262,10 +264,11 @@ def traffic_by_hour(window: Window) -> Buckets:
 
 @dataclass
 class DailyUsage:
-    """One pass over the last 30 days (and this month): traffic, cost and quota."""
+    """One pass over the last 30 days and two calendar months: traffic, cost and quota."""
 
     traffic: Buckets
     month_usage: dict[str, Usage]
+    last_month_usage: dict[str, Usage]
     today_usage: dict[str, Usage]
     thirty_day_usage: dict[str, Usage]
     finished_ok_30d: int
@@ -288,6 +291,7 @@ def daily_usage(window: Window, prices: Prices) -> DailyUsage:
     traffic = _bucket_counts(window.days, in_thirty_days, "day")
     day_index = {day: n for n, day in enumerate(window.days)}
     month: dict[str, Usage] = defaultdict(Usage)
+    last_month: dict[str, Usage] = defaultdict(Usage)
     today: dict[str, Usage] = defaultdict(Usage)
     thirty: dict[str, Usage] = defaultdict(Usage)
     cost_per_day: dict[str, list[Decimal]] = {}
@@ -299,6 +303,8 @@ def daily_usage(window: Window, prices: Prices) -> DailyUsage:
         usage.add(row)
         if day >= window.month_start:
             month[provider].add(row)
+        elif day >= window.last_month_start:
+            last_month[provider].add(row)
         if day == window.today:
             today[provider].add(row)
             if provider == Provider.IQS:
@@ -315,6 +321,7 @@ def daily_usage(window: Window, prices: Prices) -> DailyUsage:
     return DailyUsage(
         traffic=traffic,
         month_usage=dict(month),
+        last_month_usage=dict(last_month),
         today_usage=dict(today),
         thirty_day_usage=dict(thirty),
         finished_ok_30d=finished_ok,
@@ -382,35 +389,19 @@ class MonthCost:
         return sum(self.by_provider.values(), Decimal(0))
 
 
-def cost_by_month(window: Window, usage: DailyUsage, prices: Prices, months: int = 6) -> list[MonthCost]:
-    """This month so far (from the daily pass) and the months before it, newest first."""
-    first = window.month_start
-    for _ in range(months - 1):
-        first = (first - timedelta(days=1)).replace(day=1)
-    rows = (
-        Search.objects.filter(_between(first, window.month_start), emulated=False)
-        .annotate(month=UtcTrunc("created_at", "month"))
-        .values("month", "provider")
-        .annotate(**_billable_sums())
-        .order_by()
-    )
-    per_month: dict[datetime, dict[str, Decimal]] = defaultdict(dict)
-    for row in rows:
-        amounts = Usage()
-        amounts.add(row)
-        per_month[row["month"]][row["provider"]] = usage_cost(
-            provider=row["provider"], usage=amounts, prices=prices
-        )
-    current = {
-        provider: usage_cost(provider=provider, usage=u, prices=prices)
-        for provider, u in usage.month_usage.items()
-    }
-    result = [MonthCost(window.month_start, current, complete=False)]
-    month = window.month_start
-    for _ in range(months - 1):
-        month = (month - timedelta(days=1)).replace(day=1)
-        result.append(MonthCost(month, per_month.get(month, {}), complete=True))
-    return result
+def cost_by_month(window: Window, usage: DailyUsage, prices: Prices) -> list[MonthCost]:
+    """This month so far and the whole of last month, from the daily pass."""
+
+    def costs(table: dict[str, Usage]) -> dict[str, Decimal]:
+        return {
+            provider: usage_cost(provider=provider, usage=amounts, prices=prices)
+            for provider, amounts in table.items()
+        }
+
+    return [
+        MonthCost(window.month_start, costs(usage.month_usage), complete=False),
+        MonthCost(window.last_month_start, costs(usage.last_month_usage), complete=True),
+    ]
 
 
 @dataclass
@@ -421,7 +412,7 @@ class UserActivity:
     searches_week: int = 0
     last_seen: datetime | None = None
     cost_today: Decimal = Decimal(0)
-    cost_month: Decimal = Decimal(0)
+    cost_week: Decimal = Decimal(0)
     own_limit_id: int | None = None
     own_limit: int | None = None
     default_limit: int | None = None
@@ -440,18 +431,17 @@ class UserActivity:
 
 
 def user_activity(window: Window, prices: Prices) -> dict[int, UserActivity]:
-    """Per user: searches today and over 7 days, last seen, cost today and this month."""
-    start = min(window.week_ago, window.month_start)
+    """Per user: searches and cost today and over the last 7 days, and when last seen."""
     rows = (
-        Search.objects.filter(_between(start, window.tomorrow))
+        Search.objects.filter(_between(window.week_ago, window.tomorrow))
         # "+ 0" keeps SQLite from walking the (user, created_at) index for the
         # GROUP BY; the range scan on the covering usage index is 2× faster.
         .values(uid=F("user_id") + 0, provider_key=F("provider"))
         .annotate(
             today=Count("id", filter=Q(created_at__gte=window.today)),
-            week=Count("id", filter=Q(created_at__gte=window.week_ago)),
+            week=Count("id"),
             last_seen=Max("created_at"),
-            **_billable_sums("month_", Q(created_at__gte=window.month_start)),
+            **_billable_sums("week_"),
             **_billable_sums("today_", Q(created_at__gte=window.today)),
         )
         .order_by()
@@ -463,7 +453,7 @@ def user_activity(window: Window, prices: Prices) -> dict[int, UserActivity]:
         person.searches_week += row["week"]
         if person.last_seen is None or row["last_seen"] > person.last_seen:
             person.last_seen = row["last_seen"]
-        for prefix, attribute in (("month_", "cost_month"), ("today_", "cost_today")):
+        for prefix, attribute in (("week_", "cost_week"), ("today_", "cost_today")):
             usage = Usage()
             usage.add(row, prefix)
             cost = usage_cost(provider=row["provider_key"], usage=usage, prices=prices)

@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -202,7 +202,7 @@ def _finish(run: ImportRun, status: str, message: str = "") -> None:
 # --- staff uploads -------------------------------------------------------------------
 
 
-def library_upload_create(*, user: User, files: list[UploadedFile]) -> ImportRun:
+def library_upload_create(*, user: User, files: Sequence[UploadedFile]) -> ImportRun:
     """Keep the uploaded files in a staging folder and queue their import after commit.
 
     Raises ValidationError when nothing or too much was sent; nothing is kept then.

@@ -3,8 +3,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import template
+from django.utils.safestring import SafeString, mark_safe
 
-from webapp.dashboard import page
+from webapp.dashboard import charts, page
 
 register = template.Library()
 
@@ -22,3 +23,14 @@ def ms(value: float | None) -> str:
 @register.filter
 def provider_name(key: str) -> str:
     return page.provider_name(key)
+
+
+@register.simple_tag
+def chart_svg_body(chart: charts.Chart) -> SafeString:
+    # charts.svg_body escapes every text it writes.
+    return mark_safe(charts.svg_body(chart))  # noqa: S308
+
+
+@register.simple_tag
+def chart_table_body(chart: charts.Chart) -> SafeString:
+    return mark_safe(charts.table_body(chart))  # noqa: S308

@@ -31,7 +31,9 @@ class Command(BaseCommand):
         with tempfile.TemporaryDirectory(prefix="loupe-demo-") as folder:
             count = build_demo_folder(Path(folder))
             if not count:
-                raise CommandError("scikit-image's sample pictures were not found; is it installed?")
+                raise CommandError(
+                    "scikit-image's sample pictures were not found; is it installed?"
+                )
             # Two dozen files: inline is faster than starting worker processes.
             run = library_import(paths=[folder], kind=ImportRun.Kind.DEMO, workers=1)
         self.stdout.write(
