@@ -17,13 +17,13 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-if [ -z "${IQS_API_KEY:-}" ]; then
+if [ -z "${IQS_API_KEY:-}" ] || [ -z "${DASHSCOPE_API_KEY:-}" ]; then
   export EMULATOR_URL="http://127.0.0.1:${EMULATOR_PORT}"
   # The emulator serves its images on loopback; this is the only address opened.
   export FETCH_PRIVATE_ALLOWLIST="${FETCH_PRIVATE_ALLOWLIST:+$FETCH_PRIVATE_ALLOWLIST,}127.0.0.1:${EMULATOR_PORT}"
   "$BIN/python" -m webapp.emulator --host 127.0.0.1 --port "$EMULATOR_PORT" &
   pids+=($!)
-  echo "No IQS_API_KEY: web searches go to the offline emulator on ${EMULATOR_URL}."
+  echo "A provider key is not set: that provider is answered by the offline emulator on ${EMULATOR_URL}."
 fi
 
 "$BIN/celery" -A webapp worker --loglevel INFO --concurrency 2 --without-gossip --without-mingle &

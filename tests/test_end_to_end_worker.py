@@ -80,6 +80,8 @@ def worker(
         "DATABASE_URL": _database_url(),
         "IQS_API_KEY": "e2e-key",
         "IQS_BASE_URL": emulator.url,
+        "DASHSCOPE_API_KEY": "e2e-key",
+        "DASHSCOPE_BASE_URL": f"{emulator.url}/compatible-mode/v1",
         "FETCH_PRIVATE_ALLOWLIST": f"127.0.0.1:{emulator.port}",
         "MEDIA_ROOT": str(tmp_path / "media"),
         "SECRET_KEY": "e2e-only",
@@ -132,3 +134,28 @@ def test_a_search_runs_on_a_real_worker(
     assert search.result_count == 20
     assert search.results.filter(thumbnail__state="ready").count() == 20
     assert search.duration_ms is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_image_search_streams_on_a_real_worker(
+    owner: User, worker: subprocess.Popen[bytes], emulator: Any, tmp_path: Path, settings: Any
+) -> None:
+    from tests.search.test_image_upload import jpeg_bytes
+
+    settings.DASHSCOPE_EMULATED = False
+    settings.MEDIA_ROOT = tmp_path / "media"  # the worker reads the upload from here
+    emulator.set_pacing(0)
+    search = search_create(user=owner, query="similar", image=jpeg_bytes((800, 600)))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        search.refresh_from_db()
+        if search.is_finished or worker.poll() is not None:
+            break
+        time.sleep(0.2)
+    emulator.set_pacing(1)
+    log = (tmp_path / "worker.log").read_text(errors="replace")
+    assert search.status == "done", f"{search.status} {search.error_message}\n{log[-3000:]}"
+    assert search.provider == "image_search"
+    assert search.result_count > 0
+    assert search.answer_text
+    assert search.tool_calls >= 1

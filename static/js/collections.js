@@ -29,7 +29,7 @@
     menu.innerHTML = '<p class="muted small save-menu-loading">Loading your collections…</p>';
     window.htmx.ajax("GET", toggle.href, { target: menu, swap: "innerHTML", source: toggle })
       .then(function () {
-        const first = menu.querySelector("button, input");
+        const first = menu.querySelector("button, input:not([type=hidden])");
         if (first && openToggle === toggle) first.focus();
       });
     return true;

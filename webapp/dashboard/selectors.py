@@ -21,22 +21,10 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
-from django.db.models import (
-    Aggregate,
-    Count,
-    DateTimeField,
-    Exists,
-    F,
-    FloatField,
-    Max,
-    OuterRef,
-    Q,
-    QuerySet,
-    Sum,
-)
-from django.db.models.functions import Trunc
+from django.db.models import Aggregate, Count, Exists, F, Max, OuterRef, Q, QuerySet, Sum
 
 from webapp.dashboard.models import SearchRecovery
+from webapp.db_functions import PercentileCont, UtcDate, UtcTrunc
 from webapp.search.models import Provider, Search, UserSearchLimit
 
 FINISHED_OK = (Search.Status.DONE, Search.Status.PARTIAL)
@@ -50,43 +38,6 @@ IQS_QUOTA_ERROR = "Retrieval.TestUserQueryPerDayExceeded"
 
 
 # --- database helpers -------------------------------------------------------------
-
-
-class UtcTrunc(Trunc):
-    """created_at cut to the hour, day or month, in UTC.
-
-    Django's Trunc on SQLite calls a Python function for every row (about 7 µs
-    each: a third of a second for 50,000 searches). SQLite keeps an aware
-    datetime as UTC text, 'YYYY-MM-DD HH:MM:SS[.ffffff]', so cutting the text
-    gives the same bucket in C. PostgreSQL uses date_trunc, as Trunc does.
-    """
-
-    _SQLITE_CUTS = {
-        "hour": "substr({}, 1, 13) || ':00:00'",
-        "day": "substr({}, 1, 10) || ' 00:00:00'",
-        "month": "substr({}, 1, 7) || '-01 00:00:00'",
-    }
-
-    def __init__(self, expression: str, kind: str) -> None:
-        super().__init__(expression, kind, output_field=DateTimeField(), tzinfo=UTC)
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
-        sql, params = compiler.compile(self.lhs)
-        return self._SQLITE_CUTS[self.kind].format(sql), params
-
-
-class PercentileCont(Aggregate):
-    """PostgreSQL's percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)."""
-
-    function = "PERCENTILE_CONT"
-    name = "PercentileCont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression: str, fraction: float) -> None:
-        if not 0 <= fraction <= 1:
-            raise ValueError("fraction must be between 0 and 1")
-        super().__init__(expression, fraction=repr(float(fraction)))
 
 
 def database_has_percentiles() -> bool:
@@ -107,11 +58,14 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float | None:
 
 @dataclass(frozen=True)
 class Window:
+    """The periods the page reports on; days are UTC calendar days, today included."""
+
     now: datetime
     today: datetime
     tomorrow: datetime
     day_ago: datetime
     week_ago: datetime
+    week_start: datetime
     hours_start: datetime
     days_start: datetime
     month_start: datetime
@@ -140,6 +94,7 @@ def window_at(now: datetime) -> Window:
         tomorrow=today + timedelta(days=1),
         day_ago=now - timedelta(hours=24),
         week_ago=now - timedelta(days=7),
+        week_start=today - timedelta(days=6),
         hours_start=now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23),
         days_start=today - timedelta(days=29),
         month_start=today.replace(day=1),
@@ -147,10 +102,15 @@ def window_at(now: datetime) -> Window:
     )
 
 
-def _between(start: datetime, end: datetime) -> Q:
-    # The upper bound is also a hint: SQLite's planner picks a range scan on an
-    # index led by created_at when both ends are given.
-    return Q(created_at__gte=start, created_at__lt=end)
+def _on_days(searches: QuerySet[Search], first: datetime, last: datetime) -> QuerySet[Search]:
+    """Searches created on the UTC days from ``first`` to ``last``, both included.
+
+    The filter repeats the search_usage_by_day index's expression, so the
+    database reads that index alone, in day order.
+    """
+    return searches.alias(utc_day=UtcDate("created_at")).filter(
+        utc_day__gte=first.date(), utc_day__lte=last.date()
+    )
 
 
 # --- prices and cost ----------------------------------------------------------------
@@ -236,8 +196,12 @@ class Buckets:
         return sum(sum(counts) for counts in self.by_status.values())
 
 
-def _bucket_counts(starts: list[datetime], rows: Iterable[dict[str, Any]], key: str) -> Buckets:
-    index = {start: n for n, start in enumerate(starts)}
+def _bucket_counts(
+    starts: list[datetime], rows: Iterable[dict[str, Any]], key: str, *, by_date: bool
+) -> Buckets:
+    index: dict[object, int] = {
+        (start.date() if by_date else start): n for n, start in enumerate(starts)
+    }
     buckets = Buckets(starts=starts)
     for row in rows:
         position = index.get(row[key])
@@ -253,13 +217,14 @@ def _bucket_counts(starts: list[datetime], rows: Iterable[dict[str, Any]], key: 
 
 def traffic_by_hour(window: Window) -> Buckets:
     rows = (
-        Search.objects.filter(_between(window.hours_start, window.tomorrow))
+        _on_days(Search.objects.all(), window.hours_start, window.today)
+        .filter(created_at__gte=window.hours_start)
         .annotate(hour=UtcTrunc("created_at", "hour"))
         .values("hour", "provider", "status")
         .annotate(searches=Count("id"))
         .order_by()
     )
-    return _bucket_counts(window.hours, rows, "hour")
+    return _bucket_counts(window.hours, rows, "hour", by_date=False)
 
 
 @dataclass
@@ -277,8 +242,8 @@ class DailyUsage:
 
 def daily_usage(window: Window, prices: Prices) -> DailyUsage:
     rows = list(
-        Search.objects.filter(_between(window.usage_start, window.tomorrow))
-        .annotate(day=UtcTrunc("created_at", "day"))
+        _on_days(Search.objects.all(), window.usage_start, window.today)
+        .annotate(day=UtcDate("created_at"))
         .values("day", "provider", "status")
         .annotate(
             searches=Count("id"),
@@ -287,9 +252,10 @@ def daily_usage(window: Window, prices: Prices) -> DailyUsage:
         )
         .order_by()
     )
-    in_thirty_days = [row for row in rows if row["day"] >= window.days_start]
-    traffic = _bucket_counts(window.days, in_thirty_days, "day")
-    day_index = {day: n for n, day in enumerate(window.days)}
+    traffic = _bucket_counts(window.days, rows, "day", by_date=True)
+    day_index = {day.date(): n for n, day in enumerate(window.days)}
+    today_date = window.today.date()
+    month_start, last_month_start = window.month_start.date(), window.last_month_start.date()
     month: dict[str, Usage] = defaultdict(Usage)
     last_month: dict[str, Usage] = defaultdict(Usage)
     today: dict[str, Usage] = defaultdict(Usage)
@@ -301,11 +267,11 @@ def daily_usage(window: Window, prices: Prices) -> DailyUsage:
         provider, day = row["provider"], row["day"]
         usage = Usage()
         usage.add(row)
-        if day >= window.month_start:
+        if day >= month_start:
             month[provider].add(row)
-        elif day >= window.last_month_start:
+        elif day >= last_month_start:
             last_month[provider].add(row)
-        if day == window.today:
+        if day == today_date:
             today[provider].add(row)
             if provider == Provider.IQS:
                 emulated_iqs_today += row["emulated_searches"]
@@ -431,11 +397,12 @@ class UserActivity:
 
 
 def user_activity(window: Window, prices: Prices) -> dict[int, UserActivity]:
-    """Per user: searches and cost today and over the last 7 days, and when last seen."""
+    """Per user: searches and cost today and over the last 7 UTC days, and when last seen."""
     rows = (
-        Search.objects.filter(_between(window.week_ago, window.tomorrow))
-        # "+ 0" keeps SQLite from walking the (user, created_at) index for the
-        # GROUP BY; the range scan on the covering usage index is 2× faster.
+        _on_days(Search.objects.all(), window.week_start, window.today)
+        # "+ 0": grouping by the bare column makes SQLite walk the whole
+        # (user, created_at) index instead; the day range on the usage index
+        # reads a seventh of it.
         .values(uid=F("user_id") + 0, provider_key=F("provider"))
         .annotate(
             today=Count("id", filter=Q(created_at__gte=window.today)),
@@ -526,10 +493,10 @@ def latency_report(window: Window, finished_ok_30d: int) -> LatencyReport:
 
 def _latency_in_database(window: Window, finished: QuerySet[Search]) -> LatencyReport:
     per_day: dict[str, dict[str, list[float | None]]] = {}
-    day_index = {day: n for n, day in enumerate(window.days)}
+    day_index = {day.date(): n for n, day in enumerate(window.days)}
     rows = (
-        finished.filter(_between(window.days_start, window.tomorrow))
-        .annotate(day=UtcTrunc("created_at", "day"))
+        _on_days(finished, window.days_start, window.today)
+        .annotate(day=UtcDate("created_at"))
         .values("day", "provider")
         .annotate(
             wait_p50=PercentileCont("provider_ms", 0.5),
@@ -560,7 +527,7 @@ def _latency_in_database(window: Window, finished: QuerySet[Search]) -> LatencyR
             total_p50=row["total_p50"],
             total_p95=row["total_p95"],
         )
-        for row in finished.filter(_between(window.day_ago, window.tomorrow))
+        for row in finished.filter(created_at__gte=window.day_ago)
         .values("provider")
         .annotate(searches=Count("id"), **percentiles)
         .order_by("provider")
@@ -572,16 +539,19 @@ def _latency_from_sample(
     window: Window, finished: QuerySet[Search], finished_ok_30d: int
 ) -> LatencyReport:
     every = max(1, math.ceil(finished_ok_30d / PERCENTILE_SAMPLE))
-    columns = ("created_at", "provider", "search_time_ms", "provider_ms", "duration_ms")
-    in_thirty_days = finished.filter(_between(window.days_start, window.tomorrow))
+    in_thirty_days = finished.filter(created_at__gte=window.days_start)
     if every > 1:
         # id % k: native arithmetic, unlike Django's Mod(), a Python function on SQLite.
         in_thirty_days = in_thirty_days.alias(slot=F("id") % every).filter(slot=0)
-    sample = list(in_thirty_days.values_list(*columns).order_by())
+    sample = list(
+        in_thirty_days.annotate(day=UtcDate("created_at"))
+        .values_list("day", "provider", "provider_ms", "duration_ms")
+        .order_by()
+    )
     values: dict[tuple[str, int, str], list[float]] = defaultdict(list)
     day_index = {day.date(): n for n, day in enumerate(window.days)}
-    for created, provider, _reported, wait, total in sample:
-        n = day_index.get(created.astimezone(UTC).date())
+    for day, provider, wait, total in sample:
+        n = day_index.get(day)
         if n is None:
             continue
         if wait is not None:
@@ -598,13 +568,15 @@ def _latency_from_sample(
             )
 
     recent = list(
-        finished.filter(_between(window.day_ago, window.tomorrow))
+        finished.filter(created_at__gte=window.day_ago)
         .order_by("-created_at")
-        .values_list(*columns)[:PERCENTILE_SAMPLE]
+        .values_list("provider", "search_time_ms", "provider_ms", "duration_ms")[
+            :PERCENTILE_SAMPLE
+        ]
     )
     grouped: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     counts: dict[str, int] = defaultdict(int)
-    for _created, provider, reported, wait, total in recent:
+    for provider, reported, wait, total in recent:
         counts[provider] += 1
         for name, value in (("reported", reported), ("wait", wait), ("total", total)):
             if value is not None:
@@ -656,7 +628,7 @@ def error_summary(window: Window) -> list[ErrorSummary]:
     """Failures by provider and error code over 7 days, with the latest of each."""
     rows = (
         Search.objects.filter(
-            _between(window.week_ago, window.tomorrow),
+            created_at__gte=window.week_ago,
             status__in=[Search.Status.FAILED, Search.Status.PARTIAL],
         )
         .exclude(error_code="")
@@ -712,9 +684,7 @@ def stuck_searches(*, now: datetime, minutes: int | None = None) -> QuerySet[Sea
 
 def failed_recently(window: Window) -> QuerySet[Search]:
     return (
-        Search.objects.filter(
-            status=Search.Status.FAILED, created_at__gte=window.day_ago, created_at__lt=window.tomorrow
-        )
+        Search.objects.filter(status=Search.Status.FAILED, created_at__gte=window.day_ago)
         .select_related("user")
         .order_by("-created_at")
     )
@@ -803,7 +773,7 @@ class TopQuery:
 
 def top_queries(window: Window) -> list[TopQuery]:
     rows = (
-        Search.objects.filter(_between(window.week_ago, window.tomorrow))
+        Search.objects.filter(created_at__gte=window.week_start)
         .exclude(query="")
         .values("query")
         .annotate(searches=Count("id"), people=Count("user_id", distinct=True))

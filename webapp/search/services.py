@@ -320,6 +320,11 @@ class _EventRecorder:
             self._set_stage(event.stage)
         elif isinstance(event, Completed):
             self.flush_text()
+            if event.answer_text:
+                # The provider's own full answer wins over the deltas we pieced
+                # together: a malformed event may have lost one of them.
+                self.search.answer_text = event.answer_text
+                self.search.save(update_fields=["answer_text"])
             _store_summary(self.search, event)
         self.thumbnails.save_finished()
 
