@@ -26,7 +26,10 @@ if [ -z "${IQS_API_KEY:-}" ] || [ -z "${DASHSCOPE_API_KEY:-}" ]; then
   echo "A provider key is not set: that provider is answered by the offline emulator on ${EMULATOR_URL}."
 fi
 
-"$BIN/celery" -A webapp worker --loglevel INFO --concurrency 2 --without-gossip --without-mingle &
+# -B runs Celery beat inside this one worker (scheduled saved searches); with more
+# than one worker, run beat once, as its own process (compose.yaml's "beat").
+"$BIN/celery" -A webapp worker --loglevel INFO --concurrency 2 --without-gossip --without-mingle \
+  -B --schedule "${LOUPE_VAR_DIR:-var}/celerybeat-schedule" &
 pids+=($!)
 
 "$BIN/gunicorn" webapp.wsgi --bind "127.0.0.1:${PORT}" --workers 2 --threads 4 \

@@ -40,7 +40,15 @@ class UtcDate(Func):
             **extra_context,
         )
 
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+    def as_sql(
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> Any:
         raise NotSupportedError(f"UtcDate supports SQLite and PostgreSQL, not {connection.vendor}")
 
 

@@ -32,6 +32,4 @@ def make_items(
 
 def order_of(collection: Collection) -> list[int]:
     """Item ids in the collection's order."""
-    return list(
-        collection.items.order_by("position", "pk").values_list("pk", flat=True)  # type: ignore[attr-defined]
-    )
+    return list(collection.items.order_by("position", "pk").values_list("pk", flat=True))

@@ -65,7 +65,7 @@ def test_get_returns_the_collection_with_its_items(owner_client: Client, owner: 
     body = owner_client.get(f"/api/v1/collections/{collection.pk}").json()
     assert body["name"] == "Lions" and body["share"] is None
     assert [i["id"] for i in body["items"]] == list(
-        collection.items.order_by("position").values_list("pk", flat=True)  # type: ignore[attr-defined]
+        collection.items.order_by("position").values_list("pk", flat=True)
     )
     assert body["items"][0] | {"provenance": None} == {
         "id": first.pk,
@@ -258,9 +258,7 @@ def test_everyone_but_the_owner_gets_404(
         response = stranger_client.get(url)
     else:
         body = json.dumps({"imageUrl": "https://a.com/x.jpg"})
-        response = getattr(stranger_client, method)(
-            url, data=body, content_type="application/json"
-        )
+        response = getattr(stranger_client, method)(url, data=body, content_type="application/json")
     assert response.status_code == 404
     assert CollectionItem.objects.count() == 1
     assert not ShareLink.objects.exists()

@@ -125,8 +125,11 @@ def test_save_from_the_lightbox_share_and_revoke(browser: Any, live_server: Any)
         "Old male",
         "Lion at dusk",
     ]
-    assert page.locator("#gallery .item-card").nth(1).locator("[data-move=down]").evaluate(
-        "el => el === document.activeElement"
+    assert (
+        page.locator("#gallery .item-card")
+        .nth(1)
+        .locator("[data-move=down]")
+        .evaluate("el => el === document.activeElement")
     )
     page.reload()  # the order is kept on the server
     assert page.locator("#gallery .item-card h3").first.inner_text().strip() == "Old male"
@@ -147,7 +150,8 @@ def test_save_from_the_lightbox_share_and_revoke(browser: Any, live_server: Any)
     assert response.headers["x-robots-tag"] == "noindex, nofollow"
     assert "Mood board" in anon.content() and "reader" not in anon.content()
     anon.wait_for_function(
-        "Array.from(document.querySelectorAll('#gallery img')).every(i => i.complete && i.naturalWidth > 0)"
+        "Array.from(document.querySelectorAll('#gallery img'))"
+        ".every(i => i.complete && i.naturalWidth > 0)"
     )
     assert anon.locator("#gallery img").count() == 2
     _shot(anon, "collections-shared-narrow.png", full_page=True)
@@ -161,7 +165,7 @@ def test_save_from_the_lightbox_share_and_revoke(browser: Any, live_server: Any)
     assert ShareLink.objects.get().revoked_at is not None
     gone = anon.goto(share_url)
     assert gone.status == 404
-    assert Collection.objects.get().items.count() == 2  # type: ignore[attr-defined]
+    assert Collection.objects.get().items.count() == 2
     stranger.close()
     context.close()
 
@@ -170,7 +174,9 @@ def test_save_from_the_lightbox_share_and_revoke(browser: Any, live_server: Any)
 def test_the_collection_page_on_a_narrow_screen(browser: Any, live_server: Any) -> None:
     reader = User.objects.create_user("reader", password="reader-pass-123")
     search = make_search(reader, query="lion", status="done")
-    collection = Collection.objects.create(user=reader, name="A long collection name for a narrow phone screen")
+    collection = Collection.objects.create(
+        user=reader, name="A long collection name for a narrow phone screen"
+    )
     from webapp.collections.services import collection_add_result
 
     for rank in range(1, 4):
@@ -191,4 +197,37 @@ def test_the_collection_page_on_a_narrow_screen(browser: Any, live_server: Any) 
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the search page scrolls sideways by {overflow}px"
     _shot(page, "collections-search-menu-narrow.png", full_page=False)
+    context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_saved_search_shows_what_is_new(browser: Any, live_server: Any) -> None:
+    from webapp.collections.models import SavedSearchRun
+    from webapp.collections.services import saved_search_create
+    from webapp.search.models import Thumbnail
+
+    reader = User.objects.create_user("reader", password="reader-pass-123")
+    before = make_search(reader, query="lion", status="done")
+    saved = saved_search_create(user=reader, search=before, name="Lions, weekly")
+    for rank in (1, 2):
+        make_result(before, rank, title=f"Old {rank}")
+    after = make_search(reader, query="lion", status="done")
+    SavedSearchRun.objects.create(saved_search=saved, search=after, trigger="schedule")
+    same = Thumbnail.objects.get(image_url__endswith=f"/{before.pk}/1.jpg")
+    after.results.create(rank=1, title="Old 1", image_url=same.image_url, thumbnail=same)
+    make_result(after, 2, title="Fresh one")
+
+    context = browser.new_context(viewport={"width": 1024, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    _sign_in(page, live_server.url)
+    page.goto(f"{live_server.url}/saved-searches/{saved.pk}/")
+    summary = page.locator(".change-summary").inner_text()
+    assert "1 new" in summary and "1 result disappeared" in summary
+    badge = page.locator("#gallery .card", has_text="Fresh one").locator(".new-badge")
+    assert badge.is_visible()
+    assert page.locator("#gallery .new-badge").count() == 1
+    page.click("text=Show what disappeared")
+    assert page.locator(".disappeared li", has_text="Old 2").is_visible()
+    _shot(page, "collections-saved-search.png", full_page=True)
     context.close()

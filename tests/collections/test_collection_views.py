@@ -68,6 +68,8 @@ def test_the_page_shows_items_in_order_with_notes_and_provenance(
     assert f'href="/searches/{search.pk}/">“lion”</a>' in html
     assert f'src="/thumbs/{second.thumbnail.url_hash}.jpg"' in html  # type: ignore[union-attr]
     assert 'id="lightbox"' in html
+    for action in ("note", "move", "remove"):
+        assert f'action="/collections/{collection.pk}/items/{first.pk}/{action}/"' in html
 
 
 def test_an_empty_collection_says_how_to_fill_it(owner_client: Client, owner: User) -> None:
@@ -146,7 +148,7 @@ def test_renaming_keeps_the_items(owner_client: Client, owner: User) -> None:
     assert response.status_code == 302
     collection.refresh_from_db()
     assert (collection.name, collection.description) == ("Renamed", "New words")
-    assert collection.items.count() == 2  # type: ignore[attr-defined]
+    assert collection.items.count() == 2
 
 
 def test_renaming_to_nothing_is_refused(owner_client: Client, owner: User) -> None:

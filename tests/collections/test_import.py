@@ -46,9 +46,7 @@ def test_an_export_and_import_round_trip_loses_nothing(
     items = make_items(original, 3, search=search)
     items[1].note = "the best one"
     items[1].save()
-    owner_client.post(
-        f"/collections/{original.pk}/items/{items[2].pk}/move/", {"direction": "up"}
-    )
+    owner_client.post(f"/collections/{original.pk}/items/{items[2].pk}/move/", {"direction": "up"})
     exported = _export(owner_client, original.pk)
 
     response = _upload(owner_client, json.dumps(exported).encode())

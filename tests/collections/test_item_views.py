@@ -110,9 +110,7 @@ def test_a_move_without_a_place_is_refused(owner_client: Client, owner: User) ->
 def test_remove_with_htmx_swaps_the_card_out(owner_client: Client, owner: User) -> None:
     collection = make_collection(owner)
     a, b = make_items(collection, 2)
-    response = owner_client.post(
-        f"/collections/{collection.pk}/items/{a.pk}/remove/", headers=HTMX
-    )
+    response = owner_client.post(f"/collections/{collection.pk}/items/{a.pk}/remove/", headers=HTMX)
     assert response.status_code == 200
     assert response.content == b""
     assert list(CollectionItem.objects.values_list("pk", flat=True)) == [b.pk]

@@ -35,7 +35,8 @@ def test_saving_a_search_keeps_its_input_and_makes_it_the_first_run(
     owner_client: Client, owner: User
 ) -> None:
     search = make_search(owner, query="lion", exclude_sites="a.com", status="done")
-    page = owner_client.get("/saved-searches/new/", {"search": search.pk, "sort": "size"})
+    params: dict[str, str | int] = {"search": search.pk, "sort": "size"}
+    page = owner_client.get("/saved-searches/new/", params)
     assert page.status_code == 200
     assert 'value="lion"' in page.content.decode()  # the name starts as the query
     response = owner_client.post(
@@ -68,9 +69,7 @@ def test_a_saved_search_needs_a_name(owner_client: Client, owner: User) -> None:
     assert not SavedSearch.objects.exists()
 
 
-def test_saving_a_strangers_or_missing_search_is_404(
-    owner_client: Client, stranger: User
-) -> None:
+def test_saving_a_strangers_or_missing_search_is_404(owner_client: Client, stranger: User) -> None:
     theirs = make_search(stranger, status="done")
     assert owner_client.get("/saved-searches/new/", {"search": theirs.pk}).status_code == 404
     assert owner_client.get("/saved-searches/new/", {"search": "x"}).status_code == 404
@@ -158,13 +157,13 @@ def test_the_beat_runs_due_searches_once(
     with django_capture_on_commit_callbacks(execute=True):
         assert saved_searches_run_due() == 1
         assert saved_searches_run_due() == 0  # a second beat (or a redelivery) runs nothing
-    assert list(SavedSearchRun.objects.filter(trigger="schedule").values_list(
-        "saved_search", flat=True
-    )) == [due.pk]
+    assert list(
+        SavedSearchRun.objects.filter(trigger="schedule").values_list("saved_search", flat=True)
+    ) == [due.pk]
     due.refresh_from_db()
     assert due.next_run_at is not None and due.next_run_at > timezone.now() + timedelta(hours=23)
     assert len(queued_tasks) == 1
-    assert later.runs.filter(trigger="schedule").count() == 0  # type: ignore[attr-defined]
+    assert later.runs.filter(trigger="schedule").count() == 0
     assert manual.next_run_at is None
 
 
@@ -209,9 +208,7 @@ def test_new_since_last_run_ignores_rehosted_copies_and_counts_what_disappeared(
     saved, previous, latest = _two_runs(owner)
     changes = saved_search_changes(saved_search=saved)
     assert (changes.latest, changes.previous) == (latest, previous)
-    assert {r.title for r in latest.results.filter(pk__in=changes.new_result_ids)} == {
-        "Brand new"
-    }
+    assert {r.title for r in latest.results.filter(pk__in=changes.new_result_ids)} == {"Brand new"}
     assert [r.title for r in changes.disappeared] == ["Gone"]
 
 

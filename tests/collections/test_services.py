@@ -31,7 +31,7 @@ def test_the_database_refuses_a_second_copy_of_an_image(owner: User) -> None:
     )
     with pytest.raises(IntegrityError), transaction.atomic():
         duplicate.save()
-    assert collection.items.count() == 1  # type: ignore[attr-defined]
+    assert collection.items.count() == 1
 
 
 def test_adding_the_same_result_twice_returns_the_first_item(owner: User) -> None:
@@ -71,7 +71,7 @@ def test_moves_close_gaps_left_by_removals(owner: User) -> None:
     collection_item_remove(item=b)
     assert collection_item_move(item=d, to_index=0) == 0
     assert order_of(collection) == [d.pk, a.pk, c.pk]
-    positions = list(collection.items.order_by("position").values_list("position", flat=True))  # type: ignore[attr-defined]
+    positions = list(collection.items.order_by("position").values_list("position", flat=True))
     assert positions == [0, 1, 2]
 
 

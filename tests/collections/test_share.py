@@ -52,9 +52,7 @@ def test_sharing_with_htmx_returns_the_share_panel(owner_client: Client, owner: 
 
 def test_a_bad_expiry_is_refused(owner_client: Client, owner: User) -> None:
     collection = make_collection(owner)
-    response = owner_client.post(
-        f"/collections/{collection.pk}/share/", {"expires_in_days": "365"}
-    )
+    response = owner_client.post(f"/collections/{collection.pk}/share/", {"expires_in_days": "365"})
     assert response.status_code == 400
     assert "Choose an expiry" in response.content.decode()
     assert not ShareLink.objects.exists()
@@ -87,9 +85,7 @@ def test_the_public_page_shows_the_gallery_and_nothing_about_the_owner(
     assert "Remove" not in html and "Save note" not in html  # read-only
 
 
-def test_a_signed_in_stranger_can_open_the_link_too(
-    stranger_client: Client, owner: User
-) -> None:
+def test_a_signed_in_stranger_can_open_the_link_too(stranger_client: Client, owner: User) -> None:
     link, _ = _shared(owner)
     assert stranger_client.get(f"/shared/{link.token}/").status_code == 200
 
@@ -162,9 +158,7 @@ def test_the_public_page_answers_get_only(anon_client: Client, owner: User) -> N
     assert anon_client.post(f"/shared/{link.token}/thumbs/{digests[0]}.jpg").status_code == 405
 
 
-def test_the_public_page_pages_through_large_collections(
-    anon_client: Client, owner: User
-) -> None:
+def test_the_public_page_pages_through_large_collections(anon_client: Client, owner: User) -> None:
     collection = make_collection(owner)
     make_items(collection, 61)
     link = collection_share(collection=collection)

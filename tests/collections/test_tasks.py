@@ -39,7 +39,7 @@ def test_a_deleted_collection_is_a_quiet_no_op(db: None) -> None:
 
 
 def test_beat_runs_the_due_saved_searches_task() -> None:
-    schedule = settings.CELERY_BEAT_SCHEDULE["run-due-saved-searches"]
+    schedule: dict[str, Any] = settings.CELERY_BEAT_SCHEDULE["run-due-saved-searches"]
     assert schedule["task"] in celery_app.tasks
-    assert 0 < schedule["schedule"] <= 3600
+    assert 0 < float(schedule["schedule"]) <= 3600
     assert settings.CELERY_BEAT_SCHEDULE_FILENAME.startswith(str(settings.VAR_DIR))

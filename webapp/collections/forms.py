@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import forms
 from django.utils import timezone
@@ -51,7 +51,7 @@ class ShareForm(forms.Form):
         required=False,
     )
 
-    def expires_at(self) -> object:
+    def expires_at(self) -> datetime | None:
         days = self.cleaned_data.get("expires_in_days")
         return timezone.now() + timedelta(days=days) if days else None
 
@@ -62,7 +62,7 @@ class ImportForm(forms.Form):
             "required": "Choose a JSON export file to import.",
             "empty": "The file is empty.",
         },
-        help_text=f"A JSON export from Loupe, up to {IMPORT_MAX_BYTES // (1024 * 1024)} MB."
+        help_text=f"A JSON export from Loupe, up to {IMPORT_MAX_BYTES // (1024 * 1024)} MB.",
     )
     name = forms.CharField(max_length=NAME_MAX_CHARS * 2, required=False)
 

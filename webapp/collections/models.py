@@ -209,10 +209,6 @@ class SavedSearch(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def interval(self) -> timedelta | None:
-        return self.INTERVALS.get(self.schedule)  # type: ignore[call-overload]
-
 
 class SavedSearchRun(models.Model):
     """One run of a saved search: a normal Search, linked here, with its own results."""

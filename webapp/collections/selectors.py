@@ -26,6 +26,8 @@ from webapp.search.selectors import ResultFilters
 # dHash bits two copies of one picture may differ by (resized, recompressed,
 # re-hosted). Measured on the emulator's pictures: copies 0–5, others 18 and up.
 REHOSTED_MAX_DISTANCE = 6
+# Rows an export holds at once: its memory is bounded by this, not by the item count.
+EXPORT_CHUNK = 200
 
 
 # --- collections ----------------------------------------------------------------------
@@ -244,7 +246,7 @@ def _collection_rows(collection_id: int) -> Iterator[ExportRow]:
         .select_related("thumbnail")
         .order_by("position", "pk")
     )
-    for item in items.iterator(chunk_size=500):
+    for item in items.iterator(chunk_size=EXPORT_CHUNK):
         yield ExportRow(
             title=item.title,
             image_url=item.image_url,
@@ -273,7 +275,7 @@ def collection_export_source(*, collection: Collection) -> ExportSource:
 
 def _search_rows(search: Search) -> Iterator[ExportRow]:
     results = search.results.select_related("thumbnail").order_by("rank")
-    for result in results.iterator(chunk_size=500):
+    for result in results.iterator(chunk_size=EXPORT_CHUNK):
         yield ExportRow(
             title=result.title,
             image_url=result.image_url,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn
@@ -204,9 +205,26 @@ def collection_item_set_note(*, item: CollectionItem, note: str) -> CollectionIt
 def collection_item_move(*, item: CollectionItem, to_index: int) -> int:
     """Move an item to a 0-based place in its collection's order; return the place.
 
-    Positions are renumbered 0..n-1 for the items whose number changes (after
-    a removal there can be gaps; the first move closes them). An index out of
-    range is clamped, so "move down" on the last item changes nothing.
+    An index out of range is clamped, so "move down" on the last item changes nothing.
+    """
+    return _move(item, lambda current: to_index)
+
+
+def collection_item_step(*, item: CollectionItem, direction: str) -> int:
+    """Move one place up (earlier) or down (later): the buttons' and the keyboard's reorder."""
+    if direction not in ("up", "down"):
+        raise ValidationError({"direction": ["Move an item “up” or “down”."]})
+    step = -1 if direction == "up" else 1
+    return _move(item, lambda current: current + step)
+
+
+def _move(item: CollectionItem, target_of: Callable[[int], int]) -> int:
+    """Renumber the collection 0..n-1 with ``item`` at ``target_of(its current place)``.
+
+    The order is read under the collection's lock, so two moves at once (two
+    tabs, a fast double press) each see the other's result. Only rows whose
+    number changes are written; after a removal there can be gaps, which the
+    first move closes.
     """
     with transaction.atomic():
         _lock(item.collection)
@@ -216,7 +234,7 @@ def collection_item_move(*, item: CollectionItem, to_index: int) -> int:
             .values_list("pk", "position")
         )
         pks = [pk for pk, _ in order]
-        target = max(0, min(to_index, len(pks) - 1))
+        target = max(0, min(target_of(pks.index(item.pk)), len(pks) - 1))
         pks.remove(item.pk)
         pks.insert(target, item.pk)
         current = dict(order)
@@ -228,26 +246,6 @@ def collection_item_move(*, item: CollectionItem, to_index: int) -> int:
         CollectionItem.objects.bulk_update(changed, ["position"], batch_size=500)
     item.position = target
     return target
-
-
-def collection_item_index(*, item: CollectionItem) -> int:
-    """The item's 0-based place in its collection's order."""
-    return (
-        CollectionItem.objects.filter(
-            collection_id=item.collection_id, position__lt=item.position
-        ).count()
-        + CollectionItem.objects.filter(
-            collection_id=item.collection_id, position=item.position, pk__lt=item.pk
-        ).count()
-    )
-
-
-def collection_item_step(*, item: CollectionItem, direction: str) -> int:
-    """Move one place up (earlier) or down (later): the keyboard's reorder."""
-    if direction not in ("up", "down"):
-        raise ValidationError({"direction": ["Move an item “up” or “down”."]})
-    index = collection_item_index(item=item)
-    return collection_item_move(item=item, to_index=index - 1 if direction == "up" else index + 1)
 
 
 def _queue_thumbnails(collection: Collection) -> None:

@@ -43,7 +43,7 @@ from webapp.collections.imports import IMPORT_MAX_BYTES, ImportRejected, parse_e
 from webapp.collections.models import Collection, CollectionItem, SavedSearch
 from webapp.search.forms import ResultFilterForm
 from webapp.search.models import Result, Search
-from webapp.search.selectors import search_results
+from webapp.search.selectors import ResultFilters, search_results
 from webapp.search.thumbnails import url_hash
 
 ITEMS_PER_PAGE = 60
@@ -161,7 +161,13 @@ def _detail_context(
         "edit_form": edit_form
         or CollectionForm(initial={"name": collection.name, "description": collection.description}),
         "query_without_page": _query_without_page(request),
+        "items_url": _items_url(collection),
     }
+
+
+def _items_url(collection: Collection) -> str:
+    """The prefix of every item's own URLs (note, move, remove), reversed once a page."""
+    return reverse("collections:detail", args=[collection.pk]) + "items/"
 
 
 def _query_without_page(request: HttpRequest) -> str:
@@ -231,12 +237,15 @@ def item_note(request: AuthedRequest, pk: int, item_pk: int) -> HttpResponse:
     if not request.htmx:
         if status == 200:
             return redirect(reverse("collections:detail", args=[pk]) + f"#item-{item.pk}")
-        return render(request, "collections/note_error.html", {"item": item, "form": form}, status=400)
+        return render(
+            request, "collections/note_error.html", {"item": item, "form": form}, status=400
+        )
     item.refresh_from_db()
     context = {
         "item": item,
         "collection": item.collection,
         "note_form": form,
+        "items_url": _items_url(item.collection),
         "saved": status == 200,
     }
     return render(request, "collections/_item.html#note", context, status=status)
@@ -247,7 +256,7 @@ def item_move(request: AuthedRequest, pk: int, item_pk: int) -> HttpResponse:
     item = _get_item_for_user(request, pk, item_pk)
     form = MoveForm(request.POST)
     if not form.is_valid():
-        message = " ".join(form.non_field_errors()) or "Say where to move the item."
+        message = " ".join(str(e) for e in form.non_field_errors()) or "Say where to move the item."
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
     if form.cleaned_data["direction"]:
         index = services.collection_item_step(item=item, direction=form.cleaned_data["direction"])
@@ -368,7 +377,7 @@ def collection_share(request: AuthedRequest, pk: int) -> HttpResponse:
         return HttpResponse(
             "Choose an expiry from the list.", status=400, content_type="text/plain"
         )
-    services.collection_share(collection=collection, expires_at=form.expires_at())  # type: ignore[arg-type]
+    services.collection_share(collection=collection, expires_at=form.expires_at())
     return _share_response(request, collection)
 
 
@@ -422,7 +431,7 @@ def shared_thumbnail(request: HttpRequest, token: str, digest: str) -> HttpRespo
 # --- export and import --------------------------------------------------------------------
 
 
-def _bad_format(form: ExportForm) -> HttpResponse:
+def _bad_format() -> HttpResponse:
     return HttpResponse(
         "Choose an export format: json, csv or zip.", status=400, content_type="text/plain"
     )
@@ -433,7 +442,7 @@ def collection_export(request: AuthedRequest, pk: int) -> HttpResponseBase:
     collection = _get_collection_for_user(request, pk)
     form = ExportForm(request.GET)
     if not form.is_valid():
-        return _bad_format(form)
+        return _bad_format()
     source = selectors.collection_export_source(collection=collection)
     return export_response(source, form.cleaned_data["format"])
 
@@ -443,7 +452,7 @@ def search_export(request: AuthedRequest, pk: int) -> HttpResponseBase:
     search = get_object_or_404(Search, pk=pk, user=request.user)
     form = ExportForm(request.GET)
     if not form.is_valid():
-        return _bad_format(form)
+        return _bad_format()
     return export_response(
         selectors.search_export_source(search=search), form.cleaned_data["format"]
     )
@@ -495,7 +504,7 @@ def saved_search_create(request: AuthedRequest) -> HttpResponse:
                 search=search,
                 name=form.cleaned_data["name"],
                 schedule=form.cleaned_data["schedule"] or SavedSearch.Schedule.MANUAL,
-                filters={k: v for k, v in vars(filters).items() if v},
+                filters=_chosen(filters),
             )
         except ValidationError as exc:
             _form_errors(form, exc)
@@ -504,6 +513,12 @@ def saved_search_create(request: AuthedRequest) -> HttpResponse:
     status = 400 if request.method == "POST" else 200
     context = {"form": form, "search": search, "filters": filters}
     return render(request, "collections/saved_search_new.html", context, status=status)
+
+
+def _chosen(filters: ResultFilters) -> dict[str, object]:
+    """Only the filters that differ from "no filter", to keep on the saved search."""
+    default = dataclasses.asdict(ResultFilters())
+    return {k: v for k, v in dataclasses.asdict(filters).items() if v != default[k]}
 
 
 def _int_or_404(raw: str | None) -> int:

@@ -68,6 +68,7 @@ class LegendEntry:
     name: str
     color: str
     dashed: bool
+    line: bool
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ def stacked_bars(
         x_ticks=_x_ticks(tick_labels or categories, lambda i: left + slot * i + slot / 2),
         y_ticks=_y_ticks(axis_top, step, scale),
         bars=bars,
-        legend=[LegendEntry(s.name, s.color, False) for s in series],
+        legend=[LegendEntry(s.name, s.color, dashed=False, line=False) for s in series],
         columns=columns,
         rows=rows,
         empty=peak == 0,
@@ -300,7 +301,7 @@ def line_chart(
         x_ticks=_x_ticks(tick_labels or categories, centre),
         y_ticks=_y_ticks(axis_top, step, scale),
         lines=lines,
-        legend=[LegendEntry(s.name, s.color, s.dashed) for s in series],
+        legend=[LegendEntry(s.name, s.color, dashed=s.dashed, line=True) for s in series],
         columns=columns,
         rows=rows,
         empty=peak == 0,

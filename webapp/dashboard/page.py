@@ -109,7 +109,9 @@ def _latency_charts(report: LatencyReport) -> list[charts.Chart]:
             metrics = report.per_day[key]
             empty: list[float | None] = [None] * len(report.days)
             series.append(
-                charts.Series(f"{provider_name(key)} p50", metrics.get(f"{metric}_p50", empty), color)
+                charts.Series(
+                    f"{provider_name(key)} p50", metrics.get(f"{metric}_p50", empty), color
+                )
             )
             series.append(
                 charts.Series(
@@ -281,6 +283,7 @@ def dashboard_context(*, now: datetime) -> dict[str, Any]:
         "cost_chart": _cost_chart(usage.traffic),
         "cost_totals": cost_totals,
         "cost_today": sum((row.today for row in cost_totals), Decimal(0)),
+        "cost_thirty_days": sum((row.thirty_days for row in cost_totals), Decimal(0)),
         "cost_month": month_total,
         "cost_month_projected": _month_projection(window, month_total),
         "month_columns": month_columns,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 # How long workers get to answer a ping. Celery waits this long whenever the
 # number of workers is unknown, so it is what the queue panel costs.
 INSPECT_TIMEOUT_SECONDS = 1.0
-BROKER_CONNECT_TIMEOUT_SECONDS = 1.0
+BROKER_CONNECT_TIMEOUT_SECONDS = 1
 PROBE_DEADLINE_SECONDS = 3.0
 
 # One probe at a time: if a broker hangs a probe past its deadline, later page
@@ -89,8 +90,11 @@ def _broker_depths(names: list[str]) -> list[QueueDepth]:
 
     depths = []
     with app.connection_for_read(connect_timeout=BROKER_CONNECT_TIMEOUT_SECONDS) as conn:
-        conn.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_CONNECT_TIMEOUT_SECONDS)
-        channel = conn.default_channel
+        conn.ensure_connection(
+            max_retries=1, interval_start=0, timeout=BROKER_CONNECT_TIMEOUT_SECONDS
+        )
+        # kombu's stubs type the channel as StdChannel, which lacks queue_declare.
+        channel: Any = conn.default_channel
         for name in names:
             try:
                 declared = channel.queue_declare(queue=name, passive=True)
@@ -103,7 +107,7 @@ def _broker_depths(names: list[str]) -> list[QueueDepth]:
     return depths
 
 
-def _started(task: dict[str, Any]) -> datetime | None:
+def _started(task: Mapping[str, object]) -> datetime | None:
     started = task.get("time_start")
     if not isinstance(started, int | float):
         return None

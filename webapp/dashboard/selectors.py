@@ -30,7 +30,7 @@ from webapp.search.models import Provider, Search, UserSearchLimit
 FINISHED_OK = (Search.Status.DONE, Search.Status.PARTIAL)
 # On SQLite, percentiles come from at most this many rows (see latency_report).
 PERCENTILE_SAMPLE = 5000
-LIST_LIMIT = 50
+LIST_LIMIT = 20
 TOP = 10
 QUOTA_WARNING_PERCENT = 80
 # The IQS answer when the trial's daily quota is used up (api-docs 000).
@@ -207,7 +207,10 @@ def _bucket_counts(
         position = index.get(row[key])
         if position is None:
             continue
-        for split, name in ((buckets.by_provider, row["provider"]), (buckets.by_status, row["status"])):
+        for split, name in (
+            (buckets.by_provider, row["provider"]),
+            (buckets.by_status, row["status"]),
+        ):
             split.setdefault(name, [0] * len(starts))[position] += row["searches"]
         if row["status"] == Search.Status.FAILED:
             failed = buckets.failed_by_provider
@@ -278,9 +281,9 @@ def daily_usage(window: Window, prices: Prices) -> DailyUsage:
         if day in day_index:
             thirty[provider].add(row)
             cost = usage_cost(provider=provider, usage=usage, prices=prices)
-            cost_per_day.setdefault(provider, [Decimal(0)] * len(window.days))[
-                day_index[day]
-            ] += cost
+            cost_per_day.setdefault(provider, [Decimal(0)] * len(window.days))[day_index[day]] += (
+                cost
+            )
             if row["status"] in FINISHED_OK:
                 finished_ok += row["searches"]
     traffic.cost_by_provider = cost_per_day
@@ -316,8 +319,8 @@ class Quota:
         return "ok"
 
     @property
-    def warning_at(self) -> int:
-        return math.ceil(self.quota * QUOTA_WARNING_PERCENT / 100)
+    def bar_percent(self) -> int:
+        return min(self.percent, 100)
 
     @property
     def remaining(self) -> int:
@@ -435,9 +438,7 @@ def name_people(people: Iterable[UserActivity]) -> None:
         return
     default_limit: int | None = settings.SEARCHES_PER_USER_PER_DAY
     names = dict(User.objects.filter(pk__in=wanted).values_list("pk", "username"))
-    limits = {
-        row.user_id: row for row in UserSearchLimit.objects.filter(user_id__in=wanted)
-    }
+    limits = {row.user_id: row for row in UserSearchLimit.objects.filter(user_id__in=wanted)}
     for user_id, person in wanted.items():
         person.username = names.get(user_id, f"user {user_id}")
         person.default_limit = default_limit
@@ -570,9 +571,7 @@ def _latency_from_sample(
     recent = list(
         finished.filter(created_at__gte=window.day_ago)
         .order_by("-created_at")
-        .values_list("provider", "search_time_ms", "provider_ms", "duration_ms")[
-            :PERCENTILE_SAMPLE
-        ]
+        .values_list("provider", "search_time_ms", "provider_ms", "duration_ms")[:PERCENTILE_SAMPLE]
     )
     grouped: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     counts: dict[str, int] = defaultdict(int)
@@ -585,7 +584,9 @@ def _latency_from_sample(
     for provider in sorted(grouped):
         metric_values = {name: sorted(found) for name, found in grouped[provider].items()}
 
-        def pick(name: str, fraction: float, found: dict[str, list[float]] = metric_values) -> float | None:
+        def pick(
+            name: str, fraction: float, found: dict[str, list[float]] = metric_values
+        ) -> float | None:
             return percentile(found.get(name, []), fraction)
 
         summary.append(
@@ -733,12 +734,8 @@ def provider_health(hourly: Buckets) -> list[ProviderHealth]:
     health = []
     for key, label in Provider.choices:
         searches = Search.objects.filter(provider=key)
-        last_success = (
-            searches.filter(status__in=FINISHED_OK).order_by("-created_at").first()
-        )
-        last_error = (
-            searches.filter(status=Search.Status.FAILED).order_by("-created_at").first()
-        )
+        last_success = searches.filter(status__in=FINISHED_OK).order_by("-created_at").first()
+        last_error = searches.filter(status=Search.Status.FAILED).order_by("-created_at").first()
         streak_since = searches.filter(status=Search.Status.FAILED)
         if last_success is not None:
             streak_since = streak_since.filter(created_at__gt=last_success.created_at)

@@ -22,7 +22,9 @@ from webapp.search.services import search_redispatch
 MAX_AGE_DAYS = 36_500
 
 
-def _requeue(*, search_id: int, staff: User | None, action: str, still_wanted: QuerySet[Search]) -> bool:
+def _requeue(
+    *, search_id: int, staff: User | None, action: str, still_wanted: QuerySet[Search]
+) -> bool:
     with transaction.atomic():
         # The lock makes a concurrent click wait here. The check runs after the
         # lock, as a new statement, so it sees what the other click committed.
@@ -38,7 +40,9 @@ def _requeue(*, search_id: int, staff: User | None, action: str, still_wanted: Q
     return True
 
 
-def search_dispatch_again(*, search_id: int, staff: User | None, now: datetime | None = None) -> bool:
+def search_dispatch_again(
+    *, search_id: int, staff: User | None, now: datetime | None = None
+) -> bool:
     """Queue a stuck search again. False if it is not stuck (any more): nothing is queued."""
     stuck = stuck_searches(now=now or timezone.now())
     return _requeue(
@@ -86,7 +90,7 @@ class DeleteOutcome:
 def searches_delete_older_than(
     *, searches: QuerySet[Search], days: int, now: datetime | None = None
 ) -> DeleteOutcome:
-    """Delete the searches among ``searches`` created more than ``days`` days ago, with their results.
+    """Delete those of ``searches`` created more than ``days`` days ago, with their results.
 
     Thumbnails stay: they are shared with newer searches and collections.
     """

@@ -27,6 +27,10 @@ def _require_staff(request: AuthedRequest) -> None:
         raise Http404("No such page")
 
 
+def _named(search: Search) -> str:
+    return f"“{search.query}”" if search.query else "(an image search)"
+
+
 def _back_to(anchor: str) -> HttpResponse:
     return redirect(f"{reverse('dashboard:index')}#{anchor}")
 
@@ -48,13 +52,16 @@ def dispatch_again(request: AuthedRequest, pk: int) -> HttpResponse:
     _require_staff(request)
     search = get_object_or_404(Search, pk=pk)
     if services.search_dispatch_again(search_id=search.pk, staff=request.user):
-        messages.success(request, f"Search #{search.pk} “{search}” was put back in the queue.")
+        messages.success(
+            request, f"Search #{search.pk} {_named(search)} was put back in the queue."
+        )
     else:
         search.refresh_from_db()
+        status = search.get_status_display().lower()
         messages.warning(
             request,
-            f"Search #{search.pk} is not stuck any more (it is {search.get_status_display().lower()}"
-            " or was just dispatched again), so nothing was queued.",
+            f"Search #{search.pk} is not stuck any more (it is {status} or was just dispatched "
+            "again), so nothing was queued.",
         )
     return _back_to("stuck")
 
@@ -64,7 +71,7 @@ def retry(request: AuthedRequest, pk: int) -> HttpResponse:
     _require_staff(request)
     search = get_object_or_404(Search, pk=pk)
     if services.search_retry(search_id=search.pk, staff=request.user):
-        messages.success(request, f"Failed search #{search.pk} “{search}” was queued again.")
+        messages.success(request, f"Failed search #{search.pk} {_named(search)} was queued again.")
     else:
         search.refresh_from_db()
         messages.warning(

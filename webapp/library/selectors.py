@@ -49,7 +49,7 @@ from webapp.library.models import LibraryImage, LibraryIndexState
 TEXT_CUTOFF = 0.3
 NEAR_DUPLICATE_BITS = 10
 BORDERLINE_BITS = 16
-BORDERLINE_MIN_SIMILARITY = 0.8
+BORDERLINE_MIN_SIMILARITY = 0.82
 SIMILAR_MIN = 0.8
 NEAR_DUPLICATE_BONUS = 0.25
 MAX_LIMIT = 200
@@ -334,8 +334,7 @@ def _image_candidates(index: LibraryIndex, features: QueryFeatures) -> _ImageSco
         return _ImageScores(
             empty, np.zeros(0, np.float32), np.zeros(0, bool), np.zeros(0, np.uint8)
         )
-    distances = index.hash_distances(features.hashes)
-    similarity = index.similarities(features.descriptors)
+    distances, similarity = index.scan(features.hashes, features.descriptors)
     near = (distances <= NEAR_DUPLICATE_BITS) | (
         (distances <= BORDERLINE_BITS) & (similarity >= BORDERLINE_MIN_SIMILARITY)
     )

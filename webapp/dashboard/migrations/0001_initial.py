@@ -6,30 +6,66 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('search', '0002_search_room_for_image_search_limits_phash'),
+        ("search", "0002_search_room_for_image_search_limits_phash"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SearchRecovery',
+            name="SearchRecovery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('dispatch_again', 'Dispatched a stuck search again'), ('retry', 'Retried a failed search')], max_length=20)),
-                ('previous_status', models.CharField(max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('search', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='recoveries', to='search.search')),
-                ('staff', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='search_recoveries', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("dispatch_again", "Dispatched a stuck search again"),
+                            ("retry", "Retried a failed search"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("previous_status", models.CharField(max_length=10)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "search",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="recoveries",
+                        to="search.search",
+                    ),
+                ),
+                (
+                    "staff",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="search_recoveries",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'search recoveries',
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['search', 'created_at'], name='recovery_search_recent')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('action__in', ['dispatch_again', 'retry'])), name='recovery_action_valid')],
+                "verbose_name_plural": "search recoveries",
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(fields=["search", "created_at"], name="recovery_search_recent")
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("action__in", ["dispatch_again", "retry"])),
+                        name="recovery_action_valid",
+                    )
+                ],
             },
         ),
     ]

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django import template
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.timesince import timesince
 
 from webapp.dashboard import charts, page
 
@@ -18,6 +20,14 @@ def cny(value: Decimal | float | None) -> str:
 @register.filter
 def ms(value: float | None) -> str:
     return page.milliseconds(value)
+
+
+@register.filter
+def ago(value: datetime | None) -> str:
+    """'3 hours ago': one unit is enough at a glance (Django's timesince gives two)."""
+    if value is None:
+        return "—"
+    return f"{timesince(value, depth=1)} ago"
 
 
 @register.filter
