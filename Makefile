@@ -19,6 +19,7 @@ install: $(VENV)/.installed
 ## Serve on http://127.0.0.1:$(PORT): web + Celery worker (+ the emulator when no key is set).
 run: install
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py ensure_local_account
 	./scripts/run-local.sh
 
