@@ -21,6 +21,7 @@ run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py ensure_local_account
+	$(BIN)/python manage.py library_demo
 	./scripts/run-local.sh
 
 ## Only the provider emulator, on $(EMULATOR_PORT).

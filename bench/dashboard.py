@@ -239,7 +239,7 @@ def _build(now: datetime) -> tuple[int, int]:
     from django.contrib.auth.models import User
     from django.db import connection, transaction
 
-    from webapp.search.models import Search, UserSearchLimit
+    from webapp.search.models import Result, Search, UserSearchLimit
 
     User.objects.create_user("bench-staff", password="bench-pass-123", is_staff=True)  # noqa: S106 (throwaway bench DB)
     User.objects.bulk_create(User(username=f"user{n:03d}") for n in range(USERS))
@@ -258,7 +258,17 @@ def _build(now: datetime) -> tuple[int, int]:
     finally:
         created_field.auto_now_add = True
     search_ids = list(Search.objects.order_by("pk").values_list("pk", flat=True))
-    columns = "search_id, rank, title, image_url, host_page_url, width, height"
+    # Raw inserts (COPY on PostgreSQL) for speed; every column this bench does
+    # not set gets its field's default, so a new Result column keeps it working.
+    ours = ["search_id", "rank", "title", "image_url", "host_page_url", "width", "height"]
+    others = [
+        field
+        for field in Result._meta.concrete_fields
+        if not field.primary_key and field.column not in ours
+    ]
+    defaults = tuple(field.get_db_prep_save(field.get_default(), connection) for field in others)
+    columns = ", ".join([*ours, *(field.column for field in others)])
+    placeholders = ", ".join(["%s"] * (len(ours) + len(others)))
 
     def result_rows() -> Any:
         for search_id in search_ids:
@@ -271,6 +281,7 @@ def _build(now: datetime) -> tuple[int, int]:
                     f"https://news{rank % 11}.example.com/story/{search_id}",
                     1280,
                     720,
+                    *defaults,
                 )
 
     with transaction.atomic(), connection.cursor() as cursor:
@@ -280,7 +291,7 @@ def _build(now: datetime) -> tuple[int, int]:
                     copy.write_row(row)
         else:
             cursor.executemany(
-                f"INSERT INTO search_result ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s)",  # noqa: S608 (constant)
+                f"INSERT INTO search_result ({columns}) VALUES ({placeholders})",  # noqa: S608 (constant)
                 result_rows(),
             )
     if connection.vendor == "postgresql":

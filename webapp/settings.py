@@ -15,9 +15,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from webapp.env import (
     env_bool,
+    env_count,
     env_float,
     env_host_ports,
-    env_count,
     env_int,
     env_list,
     env_str,

@@ -203,6 +203,16 @@ def test_share_returns_the_url_and_delete_revokes_it(
     assert owner_client.get(f"/api/v1/collections/{collection.pk}").json()["share"] is None
 
 
+def test_share_needs_no_body(owner_client: Client, owner: User) -> None:
+    collection = make_collection(owner)
+    # As `curl -X POST …/share` sends it: no body at all.
+    response = owner_client.post(
+        f"/api/v1/collections/{collection.pk}/share", content_type="application/json"
+    )
+    assert response.status_code == 200
+    assert response.json()["url"].endswith(f"/shared/{ShareLink.objects.get().token}/")
+
+
 def test_share_refuses_an_expiry_in_the_past(owner_client: Client, owner: User) -> None:
     collection = make_collection(owner)
     response = _post(

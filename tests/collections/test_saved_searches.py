@@ -143,6 +143,26 @@ def test_an_image_search_whose_image_is_gone_cannot_run(
     assert Search.objects.count() == 1
 
 
+def test_an_image_search_runs_again_with_its_stored_image(
+    owner: User, queued_tasks: list[int], django_capture_on_commit_callbacks: Callable[..., Any]
+) -> None:
+    from webapp.emulator.images import render_jpeg
+    from webapp.search.query_images import query_image_store
+
+    stored = query_image_store(render_jpeg(640, 480, 5))
+    first = make_search(
+        owner, query="", query_sent="", provider="image_search", query_image=stored.name
+    )
+    saved = saved_search_create(user=owner, search=first, name="Like this")
+    with django_capture_on_commit_callbacks(execute=True):
+        run = saved_search_run(saved_search=saved)
+    # The stored image goes through search_create again (re-encoded, so a new name).
+    assert run.search.provider == "image_search"
+    assert run.search.query_image.startswith("uploads/")
+    assert run.search.pk != first.pk
+    assert queued_tasks == [run.search.pk]
+
+
 def test_the_beat_runs_due_searches_once(
     owner: User, queued_tasks: list[int], django_capture_on_commit_callbacks: Callable[..., Any]
 ) -> None:

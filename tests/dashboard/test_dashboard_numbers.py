@@ -166,20 +166,21 @@ def test_cost_arithmetic_per_day_month_provider_and_person(
     search_at(owner, NOW - HOUR, provider="library", attempts=1)  # free
     search_at(owner, MIDNIGHT - HOUR, provider="iqs", attempts=1)  # yesterday: 0.05
     search_at(owner, NOW - 36 * DAY, provider="image_search", tool_calls=10)  # February: 0.48
+    search_at(stranger, NOW - 10 * DAY, provider="image_search", tool_calls=1)  # 8 March: 0.048
 
     context = dashboard_context(now=NOW)
     totals = {row.provider: row for row in context["cost_totals"]}
     assert totals["iqs"].today == Decimal("0.15")
     assert totals["iqs"].month == Decimal("0.20")
     assert totals["image_search"].today == Decimal("0.101")
-    assert totals["image_search"].thirty_days == Decimal("0.101")
+    assert totals["image_search"].thirty_days == Decimal("0.149")
     assert totals["library"].month == 0
     assert context["cost_today"] == Decimal("0.251")
-    assert context["cost_month"] == Decimal("0.301")
+    assert context["cost_month"] == Decimal("0.349")
 
     this_month, last_month = context["month_rows"]
     assert this_month.month.month == 3 and not this_month.complete
-    assert this_month.total == Decimal("0.301")
+    assert this_month.total == Decimal("0.349")
     assert last_month.month.month == 2 and last_month.complete
     assert last_month.total == Decimal("0.480")
 
@@ -190,7 +191,9 @@ def test_cost_arithmetic_per_day_month_provider_and_person(
     spenders = {person.username: person for person in context["spenders"]}
     assert spenders["owner"].cost_today == Decimal("0.15")
     assert spenders["owner"].cost_week == Decimal("0.20")
+    assert spenders["owner"].cost_month == Decimal("0.20")  # February is not this month
     assert spenders["stranger"].cost_week == Decimal("0.101")
+    assert spenders["stranger"].cost_month == Decimal("0.149")
 
 
 def test_without_prices_iqs_is_shown_as_not_priced(

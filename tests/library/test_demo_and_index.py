@@ -32,6 +32,7 @@ def test_the_demo_library_answers_in_english_chinese_and_by_image(
     assert (top.title, top.near_duplicate) == ("Astronaut Eileen Collins", True)
     chelsea = LibraryImage.objects.get(title="Chelsea the cat")
     assert chelsea.tags == ["animals"]
+    assert chelsea.source == "scikit-image sample data/animals/chelsea.png"
 
     call_command("library_demo")  # a second start imports nothing
     assert "already imported" in capsys.readouterr().out

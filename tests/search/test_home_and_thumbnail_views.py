@@ -61,3 +61,11 @@ def test_thumbnails_need_sign_in(anon_client: Client, owner: User) -> None:
 def test_thumbnails_refuse_post(owner_client: Client, owner: User) -> None:
     result = make_result(make_search(owner), 1)
     assert owner_client.post(f"/thumbs/{result.thumbnail.url_hash}.jpg").status_code == 405  # type: ignore[union-attr]
+
+
+def test_a_stranger_cannot_fetch_another_users_thumbnail(
+    stranger_client: Client, owner: User
+) -> None:
+    result = make_result(make_search(owner), 1)
+    url = f"/thumbs/{result.thumbnail.url_hash}.jpg"  # type: ignore[union-attr]
+    assert stranger_client.get(url).status_code == 404

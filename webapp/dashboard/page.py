@@ -221,7 +221,7 @@ def _people_tables(people: dict[int, UserActivity]) -> dict[str, Any]:
         (p for p in everyone if p.searches_week), key=lambda p: (-p.searches_week, p.user_id)
     )[: selectors.TOP]
     spenders = sorted(
-        (p for p in everyone if p.cost_week), key=lambda p: (-p.cost_week, p.user_id)
+        (p for p in everyone if p.cost_month), key=lambda p: (-p.cost_month, p.user_id)
     )[: selectors.TOP]
     shown_today = today[:USAGE_ROWS]
     selectors.name_people([*shown_today, *active, *spenders])

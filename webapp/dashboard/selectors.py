@@ -382,6 +382,7 @@ class UserActivity:
     last_seen: datetime | None = None
     cost_today: Decimal = Decimal(0)
     cost_week: Decimal = Decimal(0)
+    cost_month: Decimal = Decimal(0)
     own_limit_id: int | None = None
     own_limit: int | None = None
     default_limit: int | None = None
@@ -400,12 +401,12 @@ class UserActivity:
 
 
 def user_activity(window: Window, prices: Prices) -> dict[int, UserActivity]:
-    """Per user: searches and cost today and over the last 7 UTC days, and when last seen."""
-    rows = (
+    """Per user: searches today and over the last 7 UTC days, when last seen, and cost
+    today, over 7 days and this month."""
+    week = (
         _on_days(Search.objects.all(), window.week_start, window.today)
         # "+ 0": grouping by the bare column makes SQLite walk the whole
-        # (user, created_at) index instead; the day range on the usage index
-        # reads a seventh of it.
+        # (user, created_at) index instead of the few days the usage index holds.
         .values(uid=F("user_id") + 0, provider_key=F("provider"))
         .annotate(
             today=Count("id", filter=Q(created_at__gte=window.today)),
@@ -416,18 +417,38 @@ def user_activity(window: Window, prices: Prices) -> dict[int, UserActivity]:
         )
         .order_by()
     )
+    # The month's cost is its own query: it reads up to 31 days, so it carries
+    # only the four sums (every extra FILTER costs on every row).
+    month = (
+        _on_days(Search.objects.filter(emulated=False), window.month_start, window.today)
+        .values(uid=F("user_id") + 0, provider_key=F("provider"))
+        .annotate(
+            month_calls=Sum("attempts"),
+            month_tool_calls=Sum("tool_calls"),
+            month_input_tokens=Sum("input_tokens"),
+            month_output_tokens=Sum("output_tokens"),
+        )
+        .order_by()
+    )
     people: dict[int, UserActivity] = {}
-    for row in rows:
+
+    def add_cost(person: UserActivity, row: dict[str, Any], prefix: str) -> None:
+        usage = Usage()
+        usage.add(row, prefix)
+        cost = usage_cost(provider=row["provider_key"], usage=usage, prices=prices)
+        attribute = f"cost_{prefix.rstrip('_')}"
+        setattr(person, attribute, getattr(person, attribute) + cost)
+
+    for row in week:
         person = people.setdefault(row["uid"], UserActivity(user_id=row["uid"]))
         person.searches_today += row["today"]
         person.searches_week += row["week"]
         if person.last_seen is None or row["last_seen"] > person.last_seen:
             person.last_seen = row["last_seen"]
-        for prefix, attribute in (("week_", "cost_week"), ("today_", "cost_today")):
-            usage = Usage()
-            usage.add(row, prefix)
-            cost = usage_cost(provider=row["provider_key"], usage=usage, prices=prices)
-            setattr(person, attribute, getattr(person, attribute) + cost)
+        add_cost(person, row, "week_")
+        add_cost(person, row, "today_")
+    for row in month:
+        add_cost(people.setdefault(row["uid"], UserActivity(user_id=row["uid"])), row, "month_")
     return people
 
 

@@ -95,12 +95,15 @@ def library_import(
     workers: int | None = None,
     on_progress: ProgressCallback | None = None,
     on_total: Callable[[int], None] | None = None,
+    source_label: tuple[str, str] | None = None,
 ) -> ImportRun:
     """Import every image under ``paths``; return the finished run.
 
     Safe to repeat and to resume: bytes already in the library are skipped
     (by SHA-256) before they are decoded. A bad file is listed on the run and
     never stops it. Ctrl-C stores what is done and marks the run failed.
+    ``source_label`` = (prefix, label) rewrites where images say they came from,
+    for imports from a temporary folder (the demo set).
     """
     run = ImportRun.objects.create(
         kind=kind,
@@ -118,7 +121,11 @@ def library_import(
         _record_bad(run, entry.source, entry.reason)
         if on_progress:
             on_progress(entry)
-    _import_items(run, collected.items, workers or os.cpu_count() or 1, on_progress)
+    items = collected.items
+    if source_label:
+        prefix, label = source_label
+        items = [replace(i, source=i.source.replace(prefix, label, 1)) for i in items]
+    _import_items(run, items, workers or os.cpu_count() or 1, on_progress)
     return run
 
 

@@ -199,6 +199,10 @@ class Result(models.Model):
     thumbnail = models.ForeignKey(
         Thumbnail, null=True, blank=True, on_delete=models.SET_NULL, related_name="results"
     )
+    # Set by providers that rank by similarity (the local library): a 0–1 score,
+    # and whether the image is a copy or near-copy of the query image.
+    score = models.FloatField(null=True, blank=True)
+    near_duplicate = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["search", "rank"]

@@ -15,6 +15,7 @@ from webapp.providers.errors import ProviderError
 from webapp.providers.events import ProviderEvent
 from webapp.providers.iqs import IqsClient, IqsRequest
 from webapp.search.models import Provider, Search
+from webapp.search.query_images import provider_reference, query_image_bytes
 
 EMULATOR_API_KEY = "emulator"  # the emulator accepts any bearer token; this is not a secret
 
@@ -42,9 +43,31 @@ def _label(key: str, emulated: bool) -> str:
     return f"{name} (offline emulator)" if emulated else name
 
 
+def _library_info() -> ProviderInfo:
+    return ProviderInfo(
+        key=Provider.LIBRARY,
+        label="Local library",
+        emulated=False,
+        available=True,
+        takes_text=True,
+        takes_image=True,
+        needs_text=False,
+        needs_image=False,
+    )
+
+
+def web_providers_emulated() -> bool:
+    """True when no web provider has a key: the library is then the real thing to search."""
+    return bool(settings.IQS_EMULATED and settings.DASHSCOPE_EMULATED)
+
+
 def provider_infos() -> list[ProviderInfo]:
-    """The providers a person can choose from, in the order the form offers them."""
-    return [
+    """The providers a person can choose from, in the order the form offers them.
+
+    With no keys at all, the local library comes first: it is the one provider
+    answering with real data.
+    """
+    web = [
         ProviderInfo(
             key=Provider.IQS,
             label=_label(Provider.IQS, settings.IQS_EMULATED),
@@ -66,6 +89,7 @@ def provider_infos() -> list[ProviderInfo]:
             needs_image=True,
         ),
     ]
+    return [_library_info(), *web] if web_providers_emulated() else [*web, _library_info()]
 
 
 def provider_info(key: str) -> ProviderInfo | None:
@@ -105,16 +129,24 @@ def _image_search_events(search: Search, image_reference: str) -> Iterator[Provi
     yield from client.search(ImageSearchRequest(image_url=image_reference, text=search.query))
 
 
-def provider_events(search: Search, *, image_reference: str = "") -> Iterator[ProviderEvent]:
+def _library_events(search: Search) -> Iterator[ProviderEvent]:
+    from webapp.library.provider import library_events
+
+    image = query_image_bytes(search.query_image) if search.query_image else None
+    yield from library_events(query=search.query, image_bytes=image)
+
+
+def provider_events(search: Search) -> Iterator[ProviderEvent]:
     """Start the provider call for ``search`` and yield its events.
 
-    ``image_reference`` is how the query image reaches the provider: a data:
-    URL or a signed public URL (see query_images.py).
+    A query image given by URL must already be stored (services fetch it first).
     """
     if search.provider == Provider.IQS:
         return _iqs_events(search)
     if search.provider == Provider.IMAGE_SEARCH:
-        return _image_search_events(search, image_reference)
+        return _image_search_events(search, provider_reference(search.query_image))
+    if search.provider == Provider.LIBRARY:
+        return _library_events(search)
     raise ProviderError(
         "ProviderUnavailable",
         f"The provider “{search.provider}” is not available in this installation.",

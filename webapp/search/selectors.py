@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 
-from webapp.search.models import Result, Search
+from webapp.search.models import Result, Search, Thumbnail
 
 
 def search_history_for(*, user: User) -> QuerySet[Search]:
@@ -84,3 +84,19 @@ def result_sites(*, search: Search) -> list[str]:
     """The distinct source sites of a search, for the "hide a site" filter."""
     urls = search.results.values_list("host_page_url", flat=True)
     return sorted({site for site in (site_of(url) for url in urls) if site})
+
+
+def thumbnail_for_viewer(*, user: User, digest: str) -> Thumbnail | None:
+    """A ready thumbnail the user may see: one of their results or collection items shows it.
+
+    Thumbnails are shared between users (one fetch per image URL), so the
+    hash alone must not open another person's searches to a stranger.
+    """
+    thumb = Thumbnail.objects.filter(url_hash=digest, state=Thumbnail.State.READY).first()
+    if thumb is None:
+        return None
+    if Result.objects.filter(thumbnail=thumb, search__user=user).exists():
+        return thumb
+    if thumb.collection_items.filter(collection__user=user).exists():
+        return thumb
+    return None

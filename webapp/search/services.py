@@ -6,6 +6,7 @@ import logging
 import time
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -26,11 +27,7 @@ from webapp.providers.events import (
 )
 from webapp.search.models import Provider, Result, Search, Thumbnail, UserSearchLimit
 from webapp.search.provider_registry import provider_events, provider_info
-from webapp.search.query_images import (
-    provider_reference,
-    query_image_bytes,
-    query_image_store,
-)
+from webapp.search.query_images import query_image_bytes, query_image_store
 from webapp.search.query_rewrite import rewrite_query
 from webapp.search.thumbnails import ThumbnailBatch, thumbnails_for_urls
 from webapp.search.validation import clean_exclude_sites, clean_image_url, clean_query
@@ -103,6 +100,8 @@ def _validated_input(
         errors["image"] = [f"{info.label} searches by text only; choose an image search."]
     if info.needs_image and not has_image:
         errors["image"] = ["Add an image to search by: upload, paste, drop, or give its URL."]
+    if not (text or has_image or errors):
+        errors["query"] = ["Type something to search for, or add an image."]
     if errors:
         raise ValidationError(errors)
     return text, sites
@@ -250,8 +249,8 @@ def search_run(*, search_id: int) -> None:
     search = Search.objects.get(pk=search_id)
     with ThumbnailBatch() as thumbnails:
         try:
-            reference = _query_image_reference(search)
-            _collect_provider_events(search, reference, thumbnails)
+            _ensure_query_image(search)
+            _collect_provider_events(search, thumbnails)
         except ProviderError as exc:
             status = Search.Status.PARTIAL if exc.keeps_results else Search.Status.FAILED
             if status == Search.Status.PARTIAL and not search.result_count:
@@ -268,12 +267,11 @@ def search_run(*, search_id: int) -> None:
     _finish(search, Search.Status.DONE)
 
 
-def _query_image_reference(search: Search) -> str:
-    """Make sure a query image given by URL is fetched and stored; say how to send it."""
+def _ensure_query_image(search: Search) -> None:
+    """A query image given by URL is fetched (safely) and stored before the provider call."""
     if search.query_image_url and not search.query_image:
         search.query_image = _fetch_query_image(search.query_image_url)
         search.save(update_fields=["query_image"])
-    return provider_reference(search.query_image) if search.query_image else ""
 
 
 def _fetch_query_image(url: str) -> str:
@@ -342,10 +340,10 @@ class _EventRecorder:
             self.search.save(update_fields=["stage"])
 
 
-def _collect_provider_events(search: Search, reference: str, thumbnails: ThumbnailBatch) -> None:
+def _collect_provider_events(search: Search, thumbnails: ThumbnailBatch) -> None:
     recorder = _EventRecorder(search, thumbnails)
     try:
-        for event in provider_events(search, image_reference=reference):
+        for event in provider_events(search):
             recorder.record(event)
     finally:
         # What arrived before a failure is kept (a cut stream ends as "partial").
@@ -366,14 +364,44 @@ def _store_hits(search: Search, hits: list[ImageHit], *, first_rank: int) -> int
             width=hit.width,
             height=hit.height,
             thumbnail=thumbs[hit.image_url],
+            score=getattr(hit, "score", None),
+            near_duplicate=getattr(hit, "near_duplicate", False),
         )
         for offset, hit in enumerate(hits)
     ]
     Result.objects.bulk_create(rows)
+    _adopt_library_thumbnails(hits, thumbs)
     search.result_count += len(rows)
     search.results_at = timezone.now()
     search.save(update_fields=["result_count", "results_at"])
     return first_rank + len(rows)
+
+
+def _adopt_library_thumbnails(hits: list[ImageHit], thumbs: dict[str, Thumbnail]) -> None:
+    """Library hits already have thumbnails on disk: point at them instead of fetching."""
+    from webapp.library.provider import LibraryImageHit, library_thumbnail_for
+
+    media_root = Path(settings.MEDIA_ROOT)
+    for hit in hits:
+        thumb = thumbs[hit.image_url]
+        if not isinstance(hit, LibraryImageHit) or thumb.state != Thumbnail.State.PENDING:
+            continue
+        found = library_thumbnail_for(hit.library_image_id)
+        if found is None:
+            Thumbnail.objects.filter(pk=thumb.pk).update(
+                state=Thumbnail.State.UNAVAILABLE, error_message="The library has no thumbnail."
+            )
+            continue
+        path, thumb_width, thumb_height = found
+        Thumbnail.objects.filter(pk=thumb.pk).update(
+            state=Thumbnail.State.READY,
+            file=str(path.relative_to(media_root)),
+            width=hit.width,
+            height=hit.height,
+            thumb_width=thumb_width,
+            thumb_height=thumb_height,
+            fetched_at=timezone.now(),
+        )
 
 
 def _store_summary(search: Search, summary: Completed) -> None:

@@ -17,9 +17,15 @@ from django_htmx.middleware import HtmxDetails
 
 from webapp.search import services
 from webapp.search.forms import ResultFilterForm, SearchForm
-from webapp.search.models import Result, Search, Thumbnail
+from webapp.search.models import Provider, Result, Search
+from webapp.search.provider_registry import web_providers_emulated
 from webapp.search.query_images import content_type_of, media_path, name_from_signed, preview_name
-from webapp.search.selectors import result_sites, search_history_for, search_results
+from webapp.search.selectors import (
+    result_sites,
+    search_history_for,
+    search_results,
+    thumbnail_for_viewer,
+)
 
 THUMBNAIL_CACHE_SECONDS = 365 * 24 * 3600  # thumbnails never change for a URL hash
 
@@ -45,7 +51,9 @@ def _home_context(request: AuthedRequest, form: SearchForm) -> dict[str, object]
 
 @require_GET
 def home(request: AuthedRequest) -> HttpResponse:
-    form = SearchForm(initial={"query": request.GET.get("q", "")})
+    # With no provider keys, the local library is offered first: it answers with real data.
+    default_provider = Provider.LIBRARY if web_providers_emulated() else ""
+    form = SearchForm(initial={"query": request.GET.get("q", ""), "provider": default_provider})
     return render(request, "search/home.html", _home_context(request, form))
 
 
@@ -169,7 +177,7 @@ def search_delete(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD"])
 def thumbnail(request: AuthedRequest, digest: str) -> FileResponse:
-    thumb = Thumbnail.objects.filter(url_hash=digest, state=Thumbnail.State.READY).first()
+    thumb = thumbnail_for_viewer(user=request.user, digest=digest)
     if thumb is None:
         raise Http404("No such thumbnail")
     path = Path(settings.MEDIA_ROOT) / thumb.file

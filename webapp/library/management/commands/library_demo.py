@@ -35,7 +35,12 @@ class Command(BaseCommand):
                     "scikit-image's sample pictures were not found; is it installed?"
                 )
             # Two dozen files: inline is faster than starting worker processes.
-            run = library_import(paths=[folder], kind=ImportRun.Kind.DEMO, workers=1)
+            run = library_import(
+                paths=[folder],
+                kind=ImportRun.Kind.DEMO,
+                workers=1,
+                source_label=(folder, "scikit-image sample data"),
+            )
         self.stdout.write(
             f"Demo library: {run.added} image(s) added, {run.duplicates} already there, "
             f"{run.failed} failed."
