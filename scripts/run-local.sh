@@ -21,7 +21,16 @@ if [ -z "${IQS_API_KEY:-}" ] || [ -z "${DASHSCOPE_API_KEY:-}" ]; then
   export EMULATOR_URL="http://127.0.0.1:${EMULATOR_PORT}"
   # The emulator serves its images on loopback; this is the only address opened.
   export FETCH_PRIVATE_ALLOWLIST="${FETCH_PRIVATE_ALLOWLIST:+$FETCH_PRIVATE_ALLOWLIST,}127.0.0.1:${EMULATOR_PORT}"
-  "$BIN/python" -m webapp.emulator --host 127.0.0.1 --port "$EMULATOR_PORT" &
+  # The emulator answers from the local library: hand it a fresh manifest of it
+  # (it has no database access), and fall back to its built-in examples without one.
+  manifest="${LOUPE_VAR_DIR:-var}/emulator-library.json"
+  library_args=()
+  if "$BIN/python" manage.py library_export_for_emulator --output "$manifest"; then
+    library_args=(--library-manifest "$manifest")
+  else
+    echo "Could not export the library for the emulator; it answers from its built-in examples."
+  fi
+  "$BIN/python" -m webapp.emulator --host 127.0.0.1 --port "$EMULATOR_PORT" "${library_args[@]}" &
   pids+=($!)
   echo "A provider key is not set: that provider is answered by the offline emulator on ${EMULATOR_URL}."
 fi

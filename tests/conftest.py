@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.users",
     "tests.fixtures.emulator",
+    "tests.fixtures.browser",
 ]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
+from kombu import pools as kombu_pools
 
 from tests.fixtures.services import running_in_ci
 from webapp.celery import app as celery_app
@@ -63,8 +64,9 @@ def broker(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 def _drop_broker_connections() -> None:
     """Pooled connections keep the broker options they were made with; start afresh."""
-    # Celery has no public way to forget its pools; these attributes are it.
-    celery_app.pool.force_close_all()  # type: ignore[attr-defined]
+    # kombu keeps producer pools globally, keyed by connection; reset() closes
+    # and forgets them all. Celery has no public way to forget its own two.
+    kombu_pools.reset()
     celery_app._pool = None  # type: ignore[attr-defined]
     celery_app.amqp._producer_pool = None  # type: ignore[attr-defined]
 

@@ -23,6 +23,7 @@ from webapp.env import (
     env_str,
     env_url,
 )
+from webapp.providers import dashscope_embedding, opensearch_embedding
 
 # Lets admin.ModelAdmin[Model] and friends be subscripted at run time, for typing.
 django_stubs_ext.monkeypatch()
@@ -282,6 +283,76 @@ STUCK_SEARCH_MINUTES = env_count("STUCK_SEARCH_MINUTES", 10, minimum=1)
 # --- Local library ----------------------------------------------------------------
 # The largest single image an import accepts (files, zip members, URLs, uploads).
 LIBRARY_MAX_IMAGE_BYTES = env_count("LIBRARY_MAX_IMAGE_BYTES", 50 * 1024 * 1024, minimum=1024)
+
+# --- Embedding backends: semantic matching for the library (webapp/library/embedding.py) ---
+# "none" (the default) keeps the library to its own words and picture features. A remote
+# backend without a key is answered by the emulator, and the library page says so.
+EMBEDDING_BACKENDS = ("none", "opensearch", "dashscope", "local")
+EMBEDDING_BACKEND = env_str("EMBEDDING_BACKEND", "none").lower()
+if EMBEDDING_BACKEND not in EMBEDDING_BACKENDS:
+    raise ImproperlyConfigured(
+        f"EMBEDDING_BACKEND must be one of {', '.join(EMBEDDING_BACKENDS)}, "
+        f"got {EMBEDDING_BACKEND!r}"
+    )
+# How much the embedding's similarity counts against the library's own scores (0–1).
+EMBEDDING_WEIGHT = env_float("EMBEDDING_WEIGHT", 0.5)
+if EMBEDDING_WEIGHT > 1:
+    raise ImproperlyConfigured(f"EMBEDDING_WEIGHT must be between 0 and 1, got {EMBEDDING_WEIGHT}")
+# One API call while importing (retries included), and one while a person waits for a search.
+EMBEDDING_TIMEOUT_SECONDS = env_float("EMBEDDING_TIMEOUT_SECONDS", 30.0)
+EMBEDDING_QUERY_TIMEOUT_SECONDS = env_float("EMBEDDING_QUERY_TIMEOUT_SECONDS", 5.0)
+
+
+def _embedding_model(name: str, default: str, known: dict[str, int]) -> str:
+    value = env_str(name, default)
+    if value not in known:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(known)}, got {value!r}")
+    return value
+
+
+OPENSEARCH_EMBEDDING_API_KEY = env_str("OPENSEARCH_EMBEDDING_API_KEY")
+OPENSEARCH_EMBEDDING_HOST = env_str("OPENSEARCH_EMBEDDING_HOST")
+OPENSEARCH_EMBEDDING_WORKSPACE = env_str("OPENSEARCH_EMBEDDING_WORKSPACE", "default")
+OPENSEARCH_EMBEDDING_MODEL = _embedding_model(
+    "OPENSEARCH_EMBEDDING_MODEL", "ops-m2-encoder", opensearch_embedding.MODELS
+)
+OPENSEARCH_EMBEDDING_QPS = env_count(
+    "OPENSEARCH_EMBEDDING_QPS", opensearch_embedding.QPS, minimum=1
+)
+OPENSEARCH_EMBEDDING_EMULATED = not OPENSEARCH_EMBEDDING_API_KEY
+if EMBEDDING_BACKEND == "opensearch" and not OPENSEARCH_EMBEDDING_EMULATED:
+    if not OPENSEARCH_EMBEDDING_HOST:
+        raise ImproperlyConfigured(
+            "OPENSEARCH_EMBEDDING_HOST must be set with OPENSEARCH_EMBEDDING_API_KEY: the "
+            "workspace's endpoint, e.g. http://xxx.platform-cn-shanghai.opensearch.aliyuncs.com"
+        )
+    OPENSEARCH_EMBEDDING_HOST = env_url("OPENSEARCH_EMBEDDING_HOST", OPENSEARCH_EMBEDDING_HOST)
+OPENSEARCH_EMBEDDING_EFFECTIVE_HOST = (
+    EMULATOR_URL if OPENSEARCH_EMBEDDING_EMULATED else OPENSEARCH_EMBEDDING_HOST
+)
+
+# The Responses API's key serves here too unless a separate one is given (the embedding
+# model lives in the China (Beijing) region only, which may need a key of its own).
+DASHSCOPE_EMBEDDING_API_KEY = env_str("DASHSCOPE_EMBEDDING_API_KEY") or DASHSCOPE_API_KEY
+DASHSCOPE_EMBEDDING_BASE_URL = env_url(
+    "DASHSCOPE_EMBEDDING_BASE_URL", "https://dashscope.aliyuncs.com"
+)
+DASHSCOPE_EMBEDDING_MODEL = _embedding_model(
+    "DASHSCOPE_EMBEDDING_MODEL", "multimodal-embedding-v1", dashscope_embedding.MODELS
+)
+DASHSCOPE_EMBEDDING_EMULATED = not DASHSCOPE_EMBEDDING_API_KEY
+DASHSCOPE_EMBEDDING_EFFECTIVE_BASE_URL = (
+    EMULATOR_URL if DASHSCOPE_EMBEDDING_EMULATED else DASHSCOPE_EMBEDDING_BASE_URL
+)
+
+# A folder holding an exported CLIP model (webapp/providers/local_clip.py says which files).
+LOCAL_CLIP_MODEL = env_str("LOCAL_CLIP_MODEL")
+LOCAL_CLIP_THREADS = env_count("LOCAL_CLIP_THREADS", 0)  # 0: ONNX Runtime's default
+if EMBEDDING_BACKEND == "local" and not Path(LOCAL_CLIP_MODEL or "/nonexistent").is_dir():
+    raise ImproperlyConfigured(
+        "EMBEDDING_BACKEND=local needs LOCAL_CLIP_MODEL, the folder of an exported CLIP "
+        f"model on this machine; got {LOCAL_CLIP_MODEL or 'nothing'!r}"
+    )
 
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must not be empty")

@@ -4,48 +4,19 @@ answer arrive while the provider streams, then start "Search similar" from a res
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import connection
 
-from tests.browser.test_search_flow import ARTIFACTS, page  # noqa: F401 (fixture)
+from tests.fixtures.browser import ARTIFACTS
 from tests.search.test_image_upload import jpeg_bytes
-from webapp.search import tasks
-from webapp.search.services import search_run
-
-
-@pytest.fixture
-def background_worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[threading.Thread]]:
-    """Run each queued search in a thread, as a worker would, so the page can watch it.
-
-    (The Celery worker path itself is covered by test_end_to_end_worker.py.)
-    """
-    threads: list[threading.Thread] = []
-
-    def run_in_thread(search_id: int) -> None:
-        def work() -> None:
-            try:
-                search_run(search_id=search_id)
-            finally:
-                connection.close()
-
-        thread = threading.Thread(target=work, daemon=True)
-        thread.start()
-        threads.append(thread)
-
-    monkeypatch.setattr(tasks.run_search, "delay", run_in_thread)
-    yield threads
-    for thread in threads:
-        thread.join(timeout=30)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_upload_watch_results_arrive_and_search_similar(
-    page: Any,  # noqa: F811
+    page: Any,
     live_server: Any,
     emulator: Any,
     settings: Any,
@@ -69,6 +40,7 @@ def test_upload_watch_results_arrive_and_search_similar(
     page.set_input_files("#id_image", str(photo))
     assert page.locator("[data-image-preview]").is_visible()
     page.fill("#id_query", "find landscapes in this style")
+    page.select_option("#id_provider", "image_search")
     page.screenshot(path=str(ARTIFACTS / "image-search-form.png"))
     page.click("button.primary")
 

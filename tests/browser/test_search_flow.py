@@ -3,43 +3,14 @@ open the lightbox, move with the arrow keys, close with Esc."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 
+from tests.fixtures.browser import ARTIFACTS
 from webapp.celery import app as celery_app
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def page(chromium_path: str) -> Iterator[Any]:
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the
-    # live server makes happen in other threads, so this flag only silences
-    # Django's guard for the test's own thread.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(20_000)
-        yield page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture
@@ -71,6 +42,7 @@ def test_sign_in_search_and_browse_the_gallery(
     page.click("button[type=submit]")
 
     page.fill("#id_query", "lion")
+    page.select_option("#id_provider", "iqs")
     page.keyboard.press("Enter")
     page.wait_for_selector("#gallery .card img")
     page.screenshot(path=str(ARTIFACTS / "gallery.png"), full_page=False)

@@ -3,42 +3,16 @@ keyboard, share it, open the link in a fresh anonymous browser, revoke, see 404.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 
 from tests.factories import make_result, make_search
+from tests.fixtures.browser import ARTIFACTS
 from webapp.collections.models import Collection, ShareLink
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def browser(chromium_path: str) -> Iterator[Any]:
-    # Playwright's sync API runs an event loop in this thread; the live server's
-    # ORM calls happen in its own threads, so this only silences Django's guard here.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def _sign_in(page: Any, base: str) -> None:

@@ -70,24 +70,20 @@ class Window:
     days_start: datetime
     month_start: datetime
     last_month_start: datetime
+    hours: list[datetime]
+    days: list[datetime]
 
     @property
     def usage_start(self) -> datetime:
         """Far enough back for the 30 daily buckets, this month and the whole last month."""
         return min(self.days_start, self.last_month_start)
 
-    @property
-    def hours(self) -> list[datetime]:
-        return [self.hours_start + timedelta(hours=n) for n in range(24)]
-
-    @property
-    def days(self) -> list[datetime]:
-        return [self.days_start + timedelta(days=n) for n in range(30)]
-
 
 def window_at(now: datetime) -> Window:
     now = now.astimezone(UTC)
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    hours_start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
+    days_start = today - timedelta(days=29)
     return Window(
         now=now,
         today=today,
@@ -95,10 +91,12 @@ def window_at(now: datetime) -> Window:
         day_ago=now - timedelta(hours=24),
         week_ago=now - timedelta(days=7),
         week_start=today - timedelta(days=6),
-        hours_start=now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23),
-        days_start=today - timedelta(days=29),
+        hours_start=hours_start,
+        days_start=days_start,
         month_start=today.replace(day=1),
         last_month_start=(today.replace(day=1) - timedelta(days=1)).replace(day=1),
+        hours=[hours_start + timedelta(hours=n) for n in range(24)],
+        days=[days_start + timedelta(days=n) for n in range(30)],
     )
 
 

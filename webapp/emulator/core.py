@@ -13,7 +13,10 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from webapp.emulator.library import LibrarySource
 
 MAX_LOGGED_REQUESTS = 500  # a long manual session must not grow without bound
 
@@ -170,6 +173,8 @@ class EmulatorState:
         self.default_pacing = pacing
         self.stopping = threading.Event()  # wakes "slow" sleepers when the server stops
         self.verbose = verbose
+        # The local library to answer from (--library-manifest), or None: fixtures then.
+        self.library: LibrarySource | None = None
         self._log: deque[RecordedRequest] = deque(maxlen=MAX_LOGGED_REQUESTS)
         self._log_lock = threading.Lock()
 

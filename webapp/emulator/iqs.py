@@ -3,6 +3,9 @@
 "lion" and "狮子" answer the documents' own example responses (fixtures/),
 with each imageUrl pointing at our /images endpoint so the pictures can be
 fetched offline; any other query gets 20 deterministic generated items.
+Started with a library manifest (library.py), it answers every query from
+the local library instead: the items whose text matches, best first, with
+their pictures and pages served by the emulator (none when nothing matches).
 
 Faults come from the fault board (tests, ``POST /_emulator/faults``) or from a
 query prefix for manual demos: ``emulate:Retrieval.Arrears lion``.
@@ -24,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from webapp.emulator.core import Fault, Request, Response, Route, json_response, route
+from webapp.emulator.library import EmulatedLibrary, current_library, page_path, picture_path
 
 API = "iqs"
 QUERY_MAX_CHARS = 50
@@ -85,7 +89,8 @@ def handle_search(request: Request) -> Response:
             faulted = _faulted_response(fault.name, request)
             if faulted is not None:
                 return faulted
-    items = _materialize(_templates_for(content_query), request.base_url)
+    templates = _templates_for(content_query, current_library(request))
+    items = _materialize(templates, request.base_url)
     items = _without_sites(items, _exclude_sites(body))
     if fault is not None and fault.name == "partial_items":
         items = _damage(items)
@@ -188,14 +193,33 @@ def _search_time(query: str) -> int:
 # --- content -------------------------------------------------------------------------------
 
 
-def _templates_for(query: str) -> tuple[dict[str, Any], ...]:
+def _templates_for(
+    query: str, library: EmulatedLibrary | None = None
+) -> tuple[dict[str, Any], ...]:
     """Items whose emulator-owned URLs are still paths ("/images/..."), for any host."""
+    if library is not None:
+        return _library_templates(library, query)
     key = query.strip()
     if key.lower() == "lion":
         return _fixture_templates("lion")
     if key == "狮子":
         return _fixture_templates("shizi")
     return _generated_templates(query)
+
+
+def _library_templates(library: EmulatedLibrary, query: str) -> tuple[dict[str, Any], ...]:
+    """The library's matches in the documents' item shape (and key order)."""
+    return tuple(
+        {
+            "title": match.item.title,
+            "publishedTime": match.item.published,
+            "imageUrl": picture_path(match.item),
+            "hostPageUrl": page_path(match.item),
+            "height": match.item.height,
+            "width": match.item.width,
+        }
+        for match in library.search_text(query)
+    )
 
 
 def original_image_urls() -> dict[str, str]:

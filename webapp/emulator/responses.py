@@ -17,6 +17,13 @@ The images are the emulator's own (``/images/<id>.jpg?w=&h=&seed=``), 10 to 20
 of them, chosen deterministically from the image and the text, so the
 gallery works offline and a test can expect the same answer twice.
 
+Started with a library manifest (library.py), it answers from the local
+library instead: the items most like the query image, near-copies first
+(``/library/<id>.jpg``). It fetches nothing, so the image must then come as a
+data: URL or as one of the emulator's own /library/ pictures. The faults that
+shape the answer's size (``no_tool_call``, ``many_images``, ``two_calls``)
+still answer with generated images: they test the client, not the content.
+
 Faults, per request (``set_fault(name, count, api="responses", n=..., delay=...)``)
 or from a text prefix for demos (``emulate:cut_after:3 find landscapes``):
 ``http_400``, ``http_401``, ``http_403``, ``http_429``, ``http_500``,
@@ -55,6 +62,12 @@ from webapp.emulator.core import (
     json_response,
     route,
 )
+from webapp.emulator.library import (
+    EmulatedLibrary,
+    QueryImageUnreadable,
+    current_library,
+    picture_path,
+)
 
 API = "responses"
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a base64 query image; the log keeps only the first MiB
@@ -69,15 +82,13 @@ MANY_IMAGES = 150  # past the document's maximum of 100
 TWO_CALL_IMAGES = 60
 _DATA_URL = re.compile(r"^data:image/[a-z0-9][a-z0-9.+\-]*;base64,(?P<data>[A-Za-z0-9+/=]+)$")
 _WORD_PIECE = re.compile(r"\S+\s*|\s+")
+_LIBRARY_PICTURE = re.compile(r"/library/(?P<id>[1-9][0-9]{0,17})\.jpg")
+GENERATED_ONLY_FAULTS = frozenset({"no_tool_call", "many_images", "two_calls"})
+UNREADABLE_IMAGE = "The image format is illegal and cannot be opened."
 
 ERROR_FAULTS: dict[str, tuple[int, str, str, str]] = {
     # fault -> (status, code, message, type), in the OpenAI-compatible error shape
-    "http_400": (
-        400,
-        "InvalidParameter",
-        "The image format is illegal and cannot be opened.",
-        "invalid_request_error",
-    ),
+    "http_400": (400, "InvalidParameter", UNREADABLE_IMAGE, "invalid_request_error"),
     "http_401": (401, "invalid_api_key", "Incorrect API key provided. ", "invalid_request_error"),
     "http_403": (403, "AccessDenied", "Access denied.", "AccessDenied"),
     "http_429": (
@@ -150,7 +161,13 @@ def handle_responses(request: Request) -> Response:
     faulted = _faulted_response(name, request)
     if faulted is not None:
         return faulted
-    plan = make_plan(ask.image_url, text, fault_name=name, wants_tool=ask.wants_tool)
+    library = current_library(request)
+    if library is not None and ask.wants_tool and name not in GENERATED_ONLY_FAULTS:
+        plan, problem = _library_plan(library, ask.image_url, text, request.base_url)
+        if plan is None:
+            return _error(400, "InvalidParameter", problem, "invalid_request_error")
+    else:
+        plan = make_plan(ask.image_url, text, fault_name=name, wants_tool=ask.wants_tool)
     events = build_events(plan, model=ask.model, base_url=request.base_url, fault=fault)
     headers = {"x-request-id": str(uuid.uuid4())}
     if not ask.stream or name == "ignore_stream":
@@ -302,8 +319,49 @@ def make_plan(image_url: str, text: str, *, fault_name: str = "", wants_tool: bo
     calls = tuple(
         _images(rng, f"{digest[:10]}-{number}", count) for number, count in enumerate(sizes, 1)
     )
-    total = sum(sizes)
-    answer = _answer(text, total, calls[0][0]["title"] if total else "")
+    return _plan_of(calls, text, where="the web")
+
+
+def _library_plan(
+    library: EmulatedLibrary, image_url: str, text: str, base_url: str
+) -> tuple[Plan | None, str]:
+    """(the library's answer to the image, "") or (None, what is wrong with the image)."""
+    image, problem = _query_image(library, image_url, base_url)
+    if image is None:
+        return None, problem
+    try:
+        matches = library.search_image(image)
+    except QueryImageUnreadable:
+        return None, UNREADABLE_IMAGE
+    images = tuple({"title": m.item.title, "path": picture_path(m.item)} for m in matches)
+    return _plan_of((images,), text, where="your library"), ""
+
+
+def _query_image(
+    library: EmulatedLibrary, image_url: str, base_url: str
+) -> tuple[bytes | None, str]:
+    """The query image's bytes, from its data: URL or our own /library/ picture; never fetched."""
+    match = _DATA_URL.fullmatch(image_url)
+    if match is not None:  # _image_problem already checked the base64
+        return base64.b64decode(match["data"]), ""
+    parts = urlsplit(image_url)
+    picture = _LIBRARY_PICTURE.fullmatch(parts.path)
+    own = parts.netloc.lower() == urlsplit(base_url).netloc.lower()
+    item = library.items.get(int(picture["id"])) if own and picture is not None else None
+    if item is None:
+        return None, (
+            "The offline emulator answers from the local library and downloads nothing: send "
+            "the image inline as a data: URL, or one of its own /library/<id>.jpg pictures."
+        )
+    try:
+        return library.picture(item), ""
+    except (OSError, ValueError):  # the file went or changed since the export
+        return None, UNREADABLE_IMAGE
+
+
+def _plan_of(calls: tuple[tuple[dict[str, Any], ...], ...], text: str, *, where: str) -> Plan:
+    total = sum(len(images) for images in calls)
+    answer = _answer(text, total, calls[0][0]["title"] if total else "", where=where)
     return Plan(
         calls=calls,
         answer=answer,
@@ -331,17 +389,17 @@ def _size(rng: random.Random, *, small: bool) -> tuple[int, int]:
     return min(width, 4000), min(round(width / ratio), 4000)
 
 
-def _answer(text: str, found: int, first_title: str) -> str:
+def _answer(text: str, found: int, first_title: str, *, where: str = "the web") -> str:
     note = "\n\n(Written by Loupe's offline emulator, not by a real model.)"
     if not found:
         return (
-            "I looked at your image but did not search the web this time, so I have no "
+            f"I looked at your image but did not search {where} this time, so I have no "
             "similar images to show. It appears to be a calm scene with soft colours; ask "
             "again to search for similar images." + note
         )
     asked = f" with “{text}” in mind" if text else ""
     return (
-        f"OK. I searched the web for images like yours{asked} and found {found} of them.\n\n"
+        f"OK. I searched {where} for images like yours{asked} and found {found} of them.\n\n"
         "What they have in common:\n"
         "*   **Composition**: a wide view with a clear foreground and a distant background.\n"
         "*   **Colour**: soft, muted tones with gentle gradients.\n"

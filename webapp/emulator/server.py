@@ -14,10 +14,19 @@ import sys
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import ModuleType
 from urllib.parse import parse_qsl, urlsplit
 
-from webapp.emulator import images, iqs, pages, responses
+from webapp.emulator import (
+    dashscope_embedding,
+    images,
+    iqs,
+    library,
+    opensearch_embedding,
+    pages,
+    responses,
+)
 from webapp.emulator.core import (
     EmulatorState,
     RecordedRequest,
@@ -39,6 +48,9 @@ API_MODULES: dict[str, ModuleType] = {
     "images": images,
     "pages": pages,
     "responses": responses,
+    "library": library,
+    "opensearch_embedding": opensearch_embedding,
+    "dashscope_embedding": dashscope_embedding,
 }
 
 
@@ -81,6 +93,13 @@ def handle_index(request: Request) -> Response:
         + ", ".join(sorted(iqs.FAULTS)),
         "Image search: {'api': 'responses', 'fault': name, 'n': events} or the text prefix "
         "'emulate:cut_after:3 ...'. Faults: " + ", ".join(sorted(responses.FAULTS)),
+        "GET  /library/<id>.jpg, /library/<id>  the local library's pictures and pages, when "
+        "started with --library-manifest (GET /_emulator/library describes it); IQS and image "
+        "search then answer from the library",
+        "POST /v3/openapi/workspaces/<ws>/multi-modal-embedding/<service_id>  OpenSearch "
+        "multi-modal embedding; POST /api/v1/services/embeddings/multimodal-embedding/"
+        "multimodal-embedding  DashScope multimodal-embedding-v1 (faults: api "
+        "'opensearch_embedding' / 'dashscope_embedding')",
     ]
     return Response(body="\n".join(lines).encode("utf-8"), content_type="text/plain; charset=utf-8")
 
@@ -329,14 +348,25 @@ class EmulatorHandle:
 
 
 def start_emulator(
-    host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False, pacing: float = 1.0
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    verbose: bool = False,
+    pacing: float = 1.0,
+    library_manifest: str | Path | None = None,
 ) -> EmulatorHandle:
     """Start serving in a daemon thread; port 0 picks a free port.
 
     ``pacing`` scales the pauses between streamed events (see EmulatorState).
+    ``library_manifest``: answer IQS and image_search from the local library it
+    lists (library.py); raises library.ManifestError, before listening, when
+    the file is unusable.
     """
     known = {api: module.FAULTS for api, module in API_MODULES.items()}
-    server = _Server((host, port), EmulatorState(known, verbose=verbose, pacing=pacing))
+    state = EmulatorState(known, verbose=verbose, pacing=pacing)
+    if library_manifest is not None:
+        state.library = library.LibrarySource(Path(library_manifest))
+    server = _Server((host, port), state)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.1},

@@ -138,6 +138,10 @@ class LibraryIndex:
     def __len__(self) -> int:
         return self.live
 
+    def slot_of(self, image_id: int) -> int | None:
+        """The image's current slot, or None when it is not indexed."""
+        return self._slot_of.get(image_id)
+
     def memory_bytes(self) -> int:
         """About what the index holds, for the bench (numpy arrays and posting lists)."""
         columns = (self.ids, self.alive, self.width, self.height, self.taken)

@@ -62,6 +62,12 @@ class ImportRun(models.Model):
         default=list, help_text='[{"source": ..., "reason": ...}], one per file that failed.'
     )
     error_message = models.TextField(blank=True)
+    embedded = models.IntegerField(
+        default=0, help_text="Images given a vector by the embedding backend during this run."
+    )
+    embedding_error = models.TextField(
+        blank=True, help_text="Why embedding stopped during this run; library_reindex catches up."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -158,3 +164,34 @@ class LibraryIndexState(models.Model):
 
     def __str__(self) -> str:
         return f"library index state: seq {self.seq}, removals {self.removals}"
+
+
+class LibraryEmbedding(models.Model):
+    """One image's vector from one embedding model (webapp/library/embedding.py).
+
+    ``model`` is the backend's name, e.g. "opensearch/ops-m2-encoder" or
+    "local/ViT-B-32__openai/<weights hash>": vectors of different models live
+    side by side, and only the configured model's are searched, so switching
+    backends never mixes spaces. ``index_seq`` takes LibraryIndexState.seq like
+    an image row, so every process's in-memory index picks vectors up too.
+    """
+
+    image = models.ForeignKey(LibraryImage, on_delete=models.CASCADE, related_name="embeddings")
+    model = models.CharField(max_length=200)
+    dimensions = models.PositiveIntegerField()
+    vector = models.BinaryField(help_text="float16, little-endian, L2-normalised.")
+    index_seq = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Also serves "images without a vector of this model" (library_reindex).
+            models.UniqueConstraint(fields=["model", "image"], name="library_embedding_unique"),
+        ]
+        indexes = [
+            # Each process's vector index catches up with: WHERE model = ? AND index_seq > ?
+            models.Index(fields=["model", "index_seq"], name="library_embedding_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} vector of image {self.image_id}"

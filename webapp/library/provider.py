@@ -84,6 +84,8 @@ def library_events(
         raw_response={
             "provider": "library",
             "total": results.total,
+            "semantic": results.semantic,
+            "semanticNotice": results.notice,
             "offset": results.offset,
             "hits": [
                 {
@@ -93,6 +95,7 @@ def library_events(
                     "textScore": hit.text_score,
                     "imageScore": hit.image_score,
                     "hashDistance": hit.hash_distance,
+                    "semanticScore": hit.semantic_score,
                 }
                 for hit in results.hits
             ],

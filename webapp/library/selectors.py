@@ -17,6 +17,23 @@ Scores are 0–1 and mean:
 * text and image together: the mean of the two, each normalised to its best
   hit, plus ``NEAR_DUPLICATE_BONUS`` for a near-duplicate, so a copy of the
   query image that also matches the words comes first.
+
+With an embedding backend (EMBEDDING_BACKEND, webapp/library/embedding.py)
+the query's words and picture are embedded too, and every image's vector is
+compared with them (exact cosine, vectors.py). A similarity becomes 0–1 as
+(cosine − the library's median) / (best − median), so it means the same for
+every model, and it is blended in with weight ``EMBEDDING_WEIGHT`` (w):
+
+* score = (1 − w) × the score above (text: relative to the best hit) + w × semantic;
+* an image without a vector yet keeps its score (no penalty, no bonus);
+* images that match on meaning alone join the results when their semantic
+  score is at least ``SEMANTIC_MIN_RELATIVE`` (at most
+  ``SEMANTIC_MAX_CANDIDATES`` of them): that is what lets "a cat on a sofa"
+  find a photo titled IMG_2041.
+
+Without a backend nothing of this runs and results are exactly as above. If
+the backend fails during a search, the search still answers without it and
+``LibraryResults.notice`` says why.
 """
 
 from __future__ import annotations
@@ -24,7 +41,7 @@ from __future__ import annotations
 import io
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from datetime import time as dt_time
 from pathlib import Path
@@ -37,6 +54,13 @@ from PIL import Image
 
 from webapp.imaging.thumbnails import make_thumbnail
 from webapp.library import text
+from webapp.library.embedding import (
+    EmbeddingInfo,
+    embedding_backend,
+    embedding_info,
+    query_image_vector,
+    query_text_vector,
+)
 from webapp.library.features import (
     QueryFeatures,
     descriptor_from_bytes,
@@ -44,7 +68,9 @@ from webapp.library.features import (
     query_features,
 )
 from webapp.library.index import IndexedImage, LibraryIndex
-from webapp.library.models import LibraryImage, LibraryIndexState
+from webapp.library.models import LibraryEmbedding, LibraryImage, LibraryIndexState
+from webapp.library.vectors import SlotVectors, decode_vector
+from webapp.providers.errors import ProviderError
 
 TEXT_CUTOFF = 0.3
 NEAR_DUPLICATE_BITS = 10
@@ -55,6 +81,8 @@ NEAR_DUPLICATE_BONUS = 0.25
 MAX_LIMIT = 200
 ORIENTATIONS = ("landscape", "portrait", "square")
 SORTS = ("relevance", "date", "size")
+SEMANTIC_MIN_RELATIVE = 0.5
+SEMANTIC_MAX_CANDIDATES = 200
 
 
 @dataclass(frozen=True)
@@ -80,6 +108,9 @@ class LibraryHit:
     text_score: float | None = None
     image_score: float | None = None
     hash_distance: int | None = None  # bits of 64, for image queries
+    # Cosine with the query's embedding (the words', when there are words), when the
+    # image has a vector and an embedding backend is configured.
+    semantic_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +120,8 @@ class LibraryResults:
     offset: int
     limit: int
     took_ms: float
+    semantic: bool = False  # an embedding took part in the ranking
+    notice: str = ""  # why semantic matching was left out of this search, when it failed
 
     @property
     def has_next(self) -> bool:
@@ -111,6 +144,9 @@ class _Loaded:
     index: LibraryIndex
     seq: int
     removals: int
+    model_name: str = ""  # the embedding model whose vectors ``vectors`` holds
+    vectors: SlotVectors | None = None
+    vector_seq: int = -1  # LibraryIndexState.seq up to which vectors are loaded
 
 
 _lock = threading.Lock()
@@ -139,12 +175,29 @@ def _indexed(row: tuple[Any, ...]) -> IndexedImage:
 
 def _current_index() -> LibraryIndex:
     """This process's index, caught up with the database. Call with _lock held."""
+    return _current(_usable_info()).index
+
+
+def _usable_info() -> EmbeddingInfo | None:
+    info = embedding_info()
+    return info if info is not None and not info.problem else None
+
+
+def _current(info: EmbeddingInfo | None) -> _Loaded:
+    """This process's index and vectors, caught up with the database. Call with _lock held."""
     global _loaded
     state = LibraryIndexState.objects.filter(pk=1).values_list("seq", "removals").first()
     seq, removals = state or (0, 0)
-    if _loaded is None or removals != _loaded.removals or seq < _loaded.seq:
+    model_name = info.model_name if info is not None else ""
+    if (
+        _loaded is None
+        or removals != _loaded.removals
+        or seq < _loaded.seq
+        or model_name != _loaded.model_name
+    ):
         text.warm_up()  # a new index is a slow query anyway; the first Chinese one needn't be
-        _loaded = _Loaded(LibraryIndex(), -1, removals)
+        vectors = SlotVectors(info.dimensions) if info is not None else None
+        _loaded = _Loaded(LibraryIndex(), -1, removals, model_name, vectors)
     if seq != _loaded.seq:
         rows = (
             LibraryImage.objects.filter(index_seq__gt=_loaded.seq)
@@ -161,11 +214,49 @@ def _current_index() -> LibraryIndex:
             newest = max(newest, int(row[0]))
             batch.append(_indexed(row[1:]))
             if len(batch) >= 2000:
-                _loaded.index.add(batch)
+                _add_images(_loaded, batch)
                 batch = []
-        _loaded.index.add(batch)
+        _add_images(_loaded, batch)
         _loaded.seq = newest
-    return _loaded.index
+    if _loaded.vectors is not None and _loaded.vector_seq != seq:
+        _load_vectors(_loaded, seq)
+    return _loaded
+
+
+def _add_images(loaded: _Loaded, batch: list[IndexedImage]) -> None:
+    """Index the images; an edited image's vector follows it to its new slot."""
+    vectors, index = loaded.vectors, loaded.index
+    moved: list[tuple[int, int]] = []
+    if vectors is not None:
+        for image in batch:
+            old = index.slot_of(image.image_id)
+            if old is not None and vectors.has(old):
+                moved.append((image.image_id, old))
+    index.add(batch)
+    for image_id, old in moved:
+        new = index.slot_of(image_id)
+        if vectors is not None and new is not None:
+            vectors.move(old, new)
+
+
+def _load_vectors(loaded: _Loaded, upto: int) -> None:
+    """Vectors of the configured model written since the last look, up to ``upto``.
+
+    Bounded by the state's seq read before the images were loaded: every
+    transaction up to it has committed (the state row's lock orders them), so
+    none can be missed, and every image a vector belongs to is indexed by now.
+    """
+    vectors = loaded.vectors
+    assert vectors is not None
+    rows = LibraryEmbedding.objects.filter(
+        model=loaded.model_name, index_seq__gt=loaded.vector_seq, index_seq__lte=upto
+    ).values_list("image_id", "vector")
+    for image_id, raw in rows.iterator(chunk_size=2000):
+        slot = loaded.index.slot_of(int(image_id))
+        vector = decode_vector(bytes(raw), vectors.dimensions)
+        if slot is not None and vector is not None:
+            vectors.set(slot, vector)
+    loaded.vector_seq = upto
 
 
 def library_index_size() -> int:
@@ -279,6 +370,9 @@ def library_search_text(
     started = time.perf_counter()
     limit, offset = _clamp(limit, offset)
     filters = filters or LibraryFilters()
+    semantic = _semantic_query(text=query)
+    if semantic is not None and semantic.usable:
+        return _search_semantic(semantic, query, None, limit, offset, filters, started)
     with _lock:
         index = _current_index()
         slots, relevance, _ = _text_candidates(index, query)
@@ -289,7 +383,8 @@ def library_search_text(
         for pos, image_id in zip(positions, ids, strict=True)
         if image_id in rows  # deleted meanwhile
     ]
-    return LibraryResults(hits, total, offset, limit, (time.perf_counter() - started) * 1000)
+    took = (time.perf_counter() - started) * 1000
+    return LibraryResults(hits, total, offset, limit, took, notice=_notice(semantic))
 
 
 def _hit(row: LibraryImage, *, score: float, **extra: object) -> LibraryHit:
@@ -310,13 +405,22 @@ def _hit(row: LibraryImage, *, score: float, **extra: object) -> LibraryHit:
 
 def query_image_features(image_bytes: bytes) -> QueryFeatures:
     """Decode a query image exactly as imported images are (the same 320 px thumbnail)."""
+    return _thumbnail_features(query_thumbnail(image_bytes))
+
+
+def query_thumbnail(image_bytes: bytes) -> bytes:
+    """The 320 px JPEG of a query image: what its features and its embedding are made from,
+    as for imported images. Raises QueryImageError."""
     from webapp.imaging.thumbnails import ImageTooLarge, NotAnImage
 
     try:
-        thumb = make_thumbnail(image_bytes, max_side=320)
+        return make_thumbnail(image_bytes, max_side=320).data
     except (NotAnImage, ImageTooLarge) as exc:
         raise QueryImageError(exc.message) from exc
-    with Image.open(io.BytesIO(thumb.data)) as small:
+
+
+def _thumbnail_features(thumbnail: bytes) -> QueryFeatures:
+    with Image.open(io.BytesIO(thumbnail)) as small:
         return query_features(small.convert("RGB"))
 
 
@@ -328,7 +432,12 @@ class _ImageScores:
     distances: npt.NDArray[np.uint8]
 
 
-def _image_candidates(index: LibraryIndex, features: QueryFeatures) -> _ImageScores:
+def _image_candidates(
+    index: LibraryIndex,
+    features: QueryFeatures,
+    extra_slots: npt.NDArray[np.int64] | None = None,
+) -> _ImageScores:
+    """Near-duplicates and look-alikes; ``extra_slots`` (semantic matches) join them too."""
     if not index.ids.size:
         empty = np.zeros(0, np.int64)
         return _ImageScores(
@@ -339,6 +448,8 @@ def _image_candidates(index: LibraryIndex, features: QueryFeatures) -> _ImageSco
         (distances <= BORDERLINE_BITS) & (similarity >= BORDERLINE_MIN_SIMILARITY)
     )
     keep = index.alive.view() & (near | (similarity >= SIMILAR_MIN))
+    if extra_slots is not None and len(extra_slots):
+        keep[extra_slots] = True  # alive: semantic candidates are chosen among live slots
     slots = np.flatnonzero(keep)
     hash_similarity = np.clip(1.0 - distances[slots].astype(np.float32) / 32.0, 0.0, 1.0)
     scores = (0.55 * hash_similarity + 0.45 * np.clip(similarity[slots], 0.0, 1.0)).astype(
@@ -355,8 +466,15 @@ def library_search_image(
     Raises QueryImageError when the bytes are not a readable image.
     """
     started = time.perf_counter()
-    features = query_image_features(image_bytes)
-    return _search_features(features, limit, offset, filters or LibraryFilters(), started)
+    thumbnail = query_thumbnail(image_bytes)
+    features = _thumbnail_features(thumbnail)
+    filters = filters or LibraryFilters()
+    semantic = _semantic_query(thumbnail=thumbnail)
+    if semantic is not None and semantic.usable:
+        limit, offset = _clamp(limit, offset)
+        return _search_semantic(semantic, "", features, limit, offset, filters, started)
+    results = _search_features(features, limit, offset, filters, started)
+    return replace(results, notice=_notice(semantic))
 
 
 def _search_features(
@@ -404,8 +522,12 @@ def library_search(
             image_bytes=image_bytes, limit=limit, offset=offset, filters=filters
         )
     started = time.perf_counter()
-    features = query_image_features(image_bytes)
+    thumbnail = query_thumbnail(image_bytes)
+    features = _thumbnail_features(thumbnail)
     limit, offset = _clamp(limit, offset)
+    semantic = _semantic_query(text=query, thumbnail=thumbnail)
+    if semantic is not None and semantic.usable:
+        return _search_semantic(semantic, query, features, limit, offset, filters, started)
     with _lock:
         index = _current_index()
         text_slots, relevance, text_relative = _text_candidates(index, query)
@@ -454,11 +576,189 @@ def library_search(
         )
         if image_id in rows
     ]
-    return LibraryResults(hits, total, offset, limit, (time.perf_counter() - started) * 1000)
+    took = (time.perf_counter() - started) * 1000
+    return LibraryResults(hits, total, offset, limit, took, notice=_notice(semantic))
 
 
 def _nan_to_none(value: np.float32) -> float | None:
     return None if np.isnan(value) else round(float(value), 4)
+
+
+# --- semantic matching (an embedding backend is configured) -----------------------------
+
+
+@dataclass(frozen=True)
+class _SemanticQuery:
+    info: EmbeddingInfo | None
+    text_vector: npt.NDArray[np.float32] | None = None
+    image_vector: npt.NDArray[np.float32] | None = None
+    notice: str = ""
+
+    @property
+    def usable(self) -> bool:
+        return self.info is not None and (
+            self.text_vector is not None or self.image_vector is not None
+        )
+
+
+def _semantic_query(*, text: str = "", thumbnail: bytes | None = None) -> _SemanticQuery | None:
+    """The query's vectors, or None when no backend is configured.
+
+    Called before the index lock is taken: a slow API must not hold up every
+    other search in this process. A failure leaves that vector out and says
+    why in ``notice``; the search then goes on without it.
+    """
+    info = embedding_info()
+    if info is None:
+        return None
+    if info.problem:
+        return _SemanticQuery(None, notice=f"Semantic matching is off: {info.problem}")
+    problems: list[str] = []
+    text_vector = image_vector = None
+    try:
+        backend = embedding_backend(for_query=True)
+        assert backend is not None
+        if text.strip():
+            try:
+                text_vector = query_text_vector(backend, text.strip())
+            except ProviderError as exc:
+                problems.append(exc.message)
+        if thumbnail:
+            try:
+                image_vector = query_image_vector(backend, thumbnail)
+            except ProviderError as exc:
+                problems.append(exc.message)
+    except ProviderError as exc:
+        problems.append(exc.message)
+    notice = f"Semantic matching was left out of this search: {problems[0]}" if problems else ""
+    return _SemanticQuery(info, text_vector, image_vector, notice)
+
+
+def _notice(semantic: _SemanticQuery | None) -> str:
+    return semantic.notice if semantic is not None else ""
+
+
+@dataclass(frozen=True)
+class _SemanticScores:
+    relative: npt.NDArray[np.float32]  # per slot, 0–1; 0 where there is no vector
+    cosine: npt.NDArray[np.float32]  # per slot; NaN where there is no vector
+    has: npt.NDArray[np.bool_]  # the slot is alive and has a vector
+    candidates: npt.NDArray[np.int64]  # slots close enough to show on meaning alone
+
+
+def _semantic_scores(loaded: _Loaded, query: npt.NDArray[np.float32]) -> _SemanticScores:
+    assert loaded.vectors is not None
+    size = loaded.index.ids.size
+    cosine = loaded.vectors.scores(query, size)
+    has = ~np.isnan(cosine) & loaded.index.alive.view()
+    relative = np.zeros(size, np.float32)
+    candidates = np.zeros(0, np.int64)
+    if has.any():
+        values = cosine[has]
+        best, typical = float(values.max()), float(np.median(values))
+        spread = best - typical
+        if spread > 1e-6:
+            relative[has] = np.clip((values - typical) / spread, 0.0, 1.0)
+        else:  # one image, or all alike: each is as good as the best
+            relative[has] = 1.0
+        candidates = np.flatnonzero(has & (relative >= SEMANTIC_MIN_RELATIVE)).astype(np.int64)
+        if len(candidates) > SEMANTIC_MAX_CANDIDATES:
+            top = np.argpartition(-relative[candidates], SEMANTIC_MAX_CANDIDATES - 1)
+            candidates = np.sort(candidates[top[:SEMANTIC_MAX_CANDIDATES]])
+    return _SemanticScores(relative, cosine, has, candidates)
+
+
+def _search_semantic(
+    semantic: _SemanticQuery,
+    query: str,
+    features: QueryFeatures | None,
+    limit: int,
+    offset: int,
+    filters: LibraryFilters | None,
+    started: float,
+) -> LibraryResults:
+    """Text, image or both, with the embedding's similarity blended in (module docstring)."""
+    filters = filters or LibraryFilters()
+    weight = float(settings.EMBEDDING_WEIGHT)
+    has_text = bool(query.strip())
+    with _lock:
+        loaded = _current(semantic.info)
+        index = loaded.index
+        size = index.ids.size
+        parts = [
+            _semantic_scores(loaded, vector)
+            for vector in (semantic.text_vector, semantic.image_vector)
+            if vector is not None
+        ]
+        has = parts[0].has
+        semantic_part = np.mean([p.relative for p in parts], axis=0).astype(np.float32)
+        cosine_shown = parts[0].cosine  # the words' when there are words
+        candidates = np.unique(np.concatenate([p.candidates for p in parts])).astype(np.int64)
+
+        text_slots = np.zeros(0, np.int64)
+        text_part = np.zeros(size, np.float32)
+        text_shown = np.full(size, np.nan, np.float32)
+        if has_text:
+            text_slots, relevance, text_relative = _text_candidates(index, query)
+            text_part[text_slots] = text_relative
+            text_shown[text_slots] = relevance
+        image_slots = np.zeros(0, np.int64)
+        image_part = np.zeros(size, np.float32)
+        image_shown = np.full(size, np.nan, np.float32)
+        near = np.zeros(size, bool)
+        distance = np.full(size, 64, np.uint8)
+        if features is not None:
+            found = _image_candidates(index, features, extra_slots=candidates)
+            image_slots = found.slots
+            image_shown[found.slots] = found.scores
+            near[found.slots] = found.near
+            distance[found.slots] = found.distances
+            best = float(found.scores.max()) if len(found.scores) else 1.0
+            # Together with words, each part is relative to its best hit, as without a backend.
+            image_part[found.slots] = found.scores / best if has_text else found.scores
+        if has_text and features is not None:
+            base = 0.5 * text_part + 0.5 * image_part
+        else:
+            base = image_part if features is not None else text_part
+        slots = np.union1d(np.union1d(text_slots, image_slots), candidates).astype(np.int64)
+        own = base[slots]
+        blended = (1.0 - weight) * own + weight * np.where(has[slots], semantic_part[slots], own)
+        score = blended.astype(np.float32)
+        # Near-duplicates first, as without a backend: always for a picture alone, by a
+        # bonus when words count too.
+        bonus = NEAR_DUPLICATE_BONUS if has_text else 1.0
+        ranking = (score + bonus * near[slots]).astype(np.float32)
+        positions, ids, total = _page(index, slots, ranking, filters, offset, limit)
+        chosen = slots[positions] if positions else np.zeros(0, np.int64)
+        details = [
+            (
+                float(score[pos]),
+                bool(near[slot]),
+                _nan_to_none(text_shown[slot]),
+                _nan_to_none(image_shown[slot]),
+                int(distance[slot]),
+                _nan_to_none(cosine_shown[slot]),
+            )
+            for pos, slot in zip(positions, chosen.tolist(), strict=True)
+        ]
+    rows = _rows(ids)
+    hits = [
+        _hit(
+            rows[image_id],
+            score=value,
+            near_duplicate=is_near,
+            text_score=text_score,
+            image_score=image_score,
+            hash_distance=dist if image_score is not None else None,
+            semantic_score=cosine,
+        )
+        for image_id, (value, is_near, text_score, image_score, dist, cosine) in zip(
+            ids, details, strict=True
+        )
+        if image_id in rows
+    ]
+    took = (time.perf_counter() - started) * 1000
+    return LibraryResults(hits, total, offset, limit, took, semantic=True, notice=semantic.notice)
 
 
 # --- single images -----------------------------------------------------------------

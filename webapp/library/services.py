@@ -133,6 +133,10 @@ def _import_items(
     run: ImportRun, items: list[ImportItem], workers: int, on_progress: ProgressCallback | None
 ) -> None:
     batch: list[Processed] = []
+    # None without an embedding backend: the import then does exactly what it did before.
+    from webapp.library.embedding_services import ImportEmbedder  # it imports this module
+
+    embedder = ImportEmbedder.for_run(run)
     try:
         for outcome in _outcomes(items, workers):
             if isinstance(outcome, Processed):
@@ -145,9 +149,13 @@ def _import_items(
             if on_progress:
                 on_progress(outcome)
             if len(batch) >= BATCH_SIZE:
-                _store(run, batch)
+                added = _store(run, batch)
                 batch = []
-        _store(run, batch)
+                if embedder:  # after the commit: no lock is held while the backend works
+                    embedder.after_store(added)
+        added = _store(run, batch)
+        if embedder:
+            embedder.after_store(added)
     except KeyboardInterrupt:
         _store(run, batch)
         _finish(
@@ -175,12 +183,15 @@ def _record_bad(run: ImportRun, source: str, reason: str) -> None:
     run.bad_files.append({"source": source, "reason": reason})
 
 
-def _store(run: ImportRun, batch: list[Processed]) -> None:
+def _store(run: ImportRun, batch: list[Processed]) -> list[str]:
     """Insert a batch of new images and save the run's counters, in one transaction.
+
+    Returns the SHA-256 of the images it added.
 
     The state row's lock serialises concurrent imports, so the check for
     hashes already stored and the insert cannot race each other.
     """
+    rows: dict[str, LibraryImage] = {}
     with transaction.atomic():
         if batch:
             seq = _next_index_seq()
@@ -188,7 +199,6 @@ def _store(run: ImportRun, batch: list[Processed]) -> None:
             stored = set(
                 LibraryImage.objects.filter(sha256__in=shas).values_list("sha256", flat=True)
             )
-            rows: dict[str, LibraryImage] = {}
             for item in batch:
                 if item.sha256 in stored or item.sha256 in rows:
                     run.duplicates += 1  # the same bytes twice in this import, or meanwhile
@@ -197,6 +207,7 @@ def _store(run: ImportRun, batch: list[Processed]) -> None:
             LibraryImage.objects.bulk_create(list(rows.values()))
             run.added += len(rows)
         run.save(update_fields=["processed", "added", "duplicates", "failed", "bad_files"])
+    return list(rows)
 
 
 def _finish(run: ImportRun, status: str, message: str = "") -> None:

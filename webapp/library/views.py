@@ -24,6 +24,7 @@ from django_htmx.http import HttpResponseStopPolling
 from django_htmx.middleware import HtmxDetails
 
 from webapp.library import services
+from webapp.library.embedding import embedding_status
 from webapp.library.forms import LibrarySearchForm, LibraryUploadForm
 from webapp.library.models import ImportRun, LibraryImage
 from webapp.library.selectors import LibraryResults, QueryImageError, library_search
@@ -101,6 +102,7 @@ def library_home(request: AuthedRequest) -> HttpResponse:
         "page": page,
         "by_image": bool(request.FILES) or "similar" in request.GET,
         "library_count": LibraryImage.objects.count(),
+        "embedding": embedding_status(),
     }
     if results is None:
         context["recent"] = Paginator(

@@ -186,9 +186,11 @@ def search_dispatch(*, search_id: int) -> bool:
 def search_redispatch(*, search: Search) -> bool:
     """Queue a stuck or failed search again, as the same Search row.
 
-    The row goes back to queued only from running, queued or failed (a
-    conditional UPDATE, so two staff clicking at once queue it once), and its
-    partial results are cleared so the worker starts clean.
+    The row goes back to queued only from running, queued or failed, and its
+    partial results are cleared so the worker starts clean. A queued search
+    may be dispatched again (its message may be lost), so a caller that can be
+    clicked twice must lock the row first, as the dashboard's services do; the
+    worker's queued → running claim still runs the search only once.
     """
     with transaction.atomic():
         reset = Search.objects.filter(

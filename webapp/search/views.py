@@ -93,7 +93,13 @@ def search_detail(request: AuthedRequest, pk: int) -> HttpResponse:
         "filters": filter_form.filters(),
         "sites": result_sites(search=search),
         "rerun_form": SearchForm(
-            initial={"query": search.query, "exclude_sites": search.exclude_sites}
+            initial={
+                "query": search.query,
+                "exclude_sites": search.exclude_sites,
+                # Searching again from a library search stays in the library; "Automatic"
+                # would send the words to the web (or its emulator) instead.
+                "provider": Provider.LIBRARY if search.provider == Provider.LIBRARY else "",
+            }
         ),
     }
     if request.htmx:

@@ -84,6 +84,10 @@ class Command(BaseCommand):
             f"Import {run.pk}: {run.total} file(s) in {took:.1f} s{rate}. "
             f"Added {run.added}, already in the library {run.duplicates}, failed {run.failed}."
         )
+        if run.embedded or run.embedding_error:
+            self.stdout.write(f"Embedded {run.embedded} new image(s).")
+        if run.embedding_error:
+            self.stdout.write(self.style.WARNING(run.embedding_error))
         if run.bad_files:
             self.stdout.write(
                 self.style.WARNING(f"{len(run.bad_files)} file(s) could not be imported:")
