@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('search', '0003_dashboard_indexes'),
+        ("search", "0003_dashboard_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='result',
-            name='near_duplicate',
+            model_name="result",
+            name="near_duplicate",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='result',
-            name='score',
+            model_name="result",
+            name="score",
             field=models.FloatField(blank=True, null=True),
         ),
     ]
