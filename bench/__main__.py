@@ -20,6 +20,7 @@ SECTIONS = [
     ("uploads", "Upload handling (issue 3)"),
     ("image_stream", "Search by image, streamed into the page (issue 3)"),
     ("library", "Local library (issue 4)"),
+    ("embeddings", "Local library with an embedding backend (issue 4, section 3)"),
     ("collections", "Collections: page and exports (issue 5)"),
     ("dashboard", "Staff dashboard with 100,000 searches (issue 6)"),
 ]

@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.users",
     "tests.fixtures.emulator",
     "tests.fixtures.browser",
+    "tests.fixtures.embeddings",
 ]

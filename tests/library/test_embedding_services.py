@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.library.conftest import embedding_calls, import_paths, write_image
+from tests.fixtures.embeddings import embedding_calls
+from tests.library.conftest import import_paths, write_image
 from webapp.emulator import EmulatorHandle
 from webapp.library.embedding import embedding_backend
 from webapp.library.models import ImportRun, LibraryEmbedding, LibraryImage

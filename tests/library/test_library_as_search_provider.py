@@ -83,3 +83,21 @@ def test_with_no_keys_the_form_offers_the_library_first(
     settings.DASHSCOPE_EMULATED = True
     html = owner_client.get("/").content.decode()
     assert '<option value="library" selected>' in html
+
+
+def test_search_similar_on_a_library_result_searches_the_library(
+    owner_client: Client, demo_library: None, queued_tasks: list[int]
+) -> None:
+    owner_client.post("/searches/", {"query": "rocket", "provider": "library"})
+    first_search = Search.objects.get()
+    search_run(search_id=first_search.pk)
+    rocket = first_search.results.order_by("rank").first()
+    assert rocket is not None
+    response = owner_client.post(f"/results/{rocket.pk}/similar/")
+    similar = Search.objects.exclude(pk=first_search.pk).get()
+    assert response["Location"] == f"/searches/{similar.pk}/"
+    assert (similar.provider, bool(similar.query_image)) == ("library", True)
+    search_run(search_id=similar.pk)
+    top = similar.results.order_by("rank").first()
+    assert top is not None
+    assert top.image_url == rocket.image_url

@@ -265,3 +265,13 @@ def test_the_page_says_nothing_of_embeddings_without_a_backend(
 
     assert "Semantic matching" not in page
     assert "Meaning " not in page
+
+
+def test_an_empty_library_answers_nothing_without_error(
+    opensearch_backend: EmulatorHandle,
+) -> None:
+    results = library_search(query="red", image_bytes=jpeg_bytes(sample_image("coffee.png")))
+
+    assert results.hits == []
+    assert results.total == 0
+    assert results.semantic is True

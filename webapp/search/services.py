@@ -228,8 +228,18 @@ def search_rerun(*, search: Search) -> Search:
 
 
 def search_similar_to(*, user: User, result: Result) -> Search:
-    """An image search that starts from a result's image (the "Search similar" button)."""
-    return search_create(user=user, provider=Provider.IMAGE_SEARCH, image_url=result.image_url)
+    """An image search that starts from a result's image (the "Search similar" button).
+
+    A web result is searched on the web by its address; a library result is
+    searched in the library, from its thumbnail (it has no public address).
+    """
+    if result.search.provider != Provider.LIBRARY:
+        return search_create(user=user, provider=Provider.IMAGE_SEARCH, image_url=result.image_url)
+    thumb = result.thumbnail
+    path = Path(settings.MEDIA_ROOT) / thumb.file if thumb and thumb.file else None
+    if path is None or not path.is_file():
+        raise ValidationError({"image": ["This library image has no picture to search with."]})
+    return search_create(user=user, provider=Provider.LIBRARY, image=path.read_bytes())
 
 
 def search_delete(*, search: Search) -> None:
