@@ -213,3 +213,21 @@ def test_vectors_of_another_model_are_kept_apart(
     assert "Embedded 3 of the 3" in reindex()  # the local model's vectors do not count
 
     assert LibraryEmbedding.objects.values("model").distinct().count() == 2
+
+
+def test_a_bug_in_the_backend_never_stops_the_import(
+    tmp_path: Path, local_backend: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webapp.providers.local_clip import LocalClipBackend
+
+    def broken(self: LocalClipBackend, images: list[bytes]) -> list[list[float]]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(LocalClipBackend, "embed_images", broken)
+
+    run = import_paths(three_images(tmp_path))
+
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.DONE
+    assert run.added == 3
+    assert run.embedding_error.startswith("Embedding failed on an internal error")

@@ -148,7 +148,11 @@ class ImportEmbedder:
             .order_by("pk")
             .values_list("pk", "thumbnail_file")
         )
-        outcome = library_images_embed(images=images, backend=self.backend)
+        try:
+            outcome = library_images_embed(images=images, backend=self.backend)
+        except Exception:  # a bug in a backend must not stop the import itself
+            logger.exception("embedding during import %s failed", self.run.pk)
+            outcome = EmbedOutcome(stopped="Embedding failed on an internal error; it is logged.")
         self.run.embedded += outcome.embedded
         self.run.save(update_fields=["embedded"])
         if outcome.stopped:
