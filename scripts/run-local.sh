@@ -17,7 +17,18 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-if [ -z "${IQS_API_KEY:-}" ] || [ -z "${DASHSCOPE_API_KEY:-}" ]; then
+# True when some configured provider has no key, so the emulator must answer it.
+needs_emulator() {
+  [ -z "${IQS_API_KEY:-}" ] && return 0
+  [ -z "${DASHSCOPE_API_KEY:-}" ] && return 0
+  case "${EMBEDDING_BACKEND:-none}" in
+    opensearch) [ -z "${OPENSEARCH_EMBEDDING_API_KEY:-}" ] && return 0 ;;
+    dashscope) [ -z "${DASHSCOPE_EMBEDDING_API_KEY:-}${DASHSCOPE_API_KEY:-}" ] && return 0 ;;
+  esac
+  return 1
+}
+
+if needs_emulator; then
   export EMULATOR_URL="http://127.0.0.1:${EMULATOR_PORT}"
   # The emulator serves its images on loopback; this is the only address opened.
   export FETCH_PRIVATE_ALLOWLIST="${FETCH_PRIVATE_ALLOWLIST:+$FETCH_PRIVATE_ALLOWLIST,}127.0.0.1:${EMULATOR_PORT}"

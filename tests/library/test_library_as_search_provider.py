@@ -67,6 +67,10 @@ def test_an_uploaded_copy_of_a_demo_image_finds_it_as_a_near_duplicate(
     assert "rocket" in first.title.lower()
     html = owner_client.get(f"/searches/{search.pk}/").content.decode()
     assert "near-duplicate" in html
+    # Beyond its copy, the closest look-alikes are shown too, ranked below it.
+    others = list(Search.objects.get(pk=search.pk).results.order_by("rank")[1:])
+    assert others
+    assert all(not r.near_duplicate and (r.score or 0) <= (first.score or 0) for r in others)
 
 
 def test_the_library_needs_text_or_an_image(owner_client: Client, queued_tasks: list[int]) -> None:

@@ -13,7 +13,8 @@ Scores are 0–1 and mean:
   + 0.45 × descriptor cosine. ``near_duplicate`` is a hash distance of at most
   ``NEAR_DUPLICATE_BITS``, or a borderline distance that the descriptor
   confirms. Images that are neither near-duplicates nor at least
-  ``SIMILAR_MIN`` alike by descriptor are not shown;
+  ``SIMILAR_MIN`` alike by descriptor are not shown, except the
+  ``LOOK_ALIKES_SHOWN`` most alike ones above ``SIMILAR_FLOOR``;
 * text and image together: the mean of the two, each normalised to its best
   hit, plus ``NEAR_DUPLICATE_BONUS`` for a near-duplicate, so a copy of the
   query image that also matches the words comes first.
@@ -77,6 +78,9 @@ NEAR_DUPLICATE_BITS = 10
 BORDERLINE_BITS = 16
 BORDERLINE_MIN_SIMILARITY = 0.82
 SIMILAR_MIN = 0.8
+# Below SIMILAR_MIN, the few best look-alikes are still shown, down to this floor.
+LOOK_ALIKES_SHOWN = 8
+SIMILAR_FLOOR = 0.5
 NEAR_DUPLICATE_BONUS = 0.25
 MAX_LIMIT = 200
 ORIENTATIONS = ("landscape", "portrait", "square")
@@ -432,10 +436,31 @@ class _ImageScores:
     distances: npt.NDArray[np.uint8]
 
 
+def _best_look_alikes(
+    index: LibraryIndex, similarity: npt.NDArray[np.float32]
+) -> npt.NDArray[np.bool_]:
+    """The LOOK_ALIKES_SHOWN most alike images, if at least SIMILAR_FLOOR alike.
+
+    A small or varied library may hold nothing SIMILAR_MIN alike; a person who
+    searches by a picture still expects the closest few, not only its copies.
+    argpartition keeps this linear, however big the library.
+    """
+    chosen = np.zeros(similarity.shape, bool)
+    alive_similarity = np.where(index.alive.view(), similarity, -1.0)
+    count = min(LOOK_ALIKES_SHOWN, alive_similarity.size)
+    if count == 0:
+        return chosen
+    best = np.argpartition(-alive_similarity, count - 1)[:count]
+    chosen[best[alive_similarity[best] >= SIMILAR_FLOOR]] = True
+    return chosen
+
+
 def _image_candidates(
     index: LibraryIndex,
     features: QueryFeatures,
     extra_slots: npt.NDArray[np.int64] | None = None,
+    *,
+    look_alikes: bool = True,
 ) -> _ImageScores:
     """Near-duplicates and look-alikes; ``extra_slots`` (semantic matches) join them too."""
     if not index.ids.size:
@@ -448,6 +473,8 @@ def _image_candidates(
         (distances <= BORDERLINE_BITS) & (similarity >= BORDERLINE_MIN_SIMILARITY)
     )
     keep = index.alive.view() & (near | (similarity >= SIMILAR_MIN))
+    if look_alikes:
+        keep |= _best_look_alikes(index, similarity)
     if extra_slots is not None and len(extra_slots):
         keep[extra_slots] = True  # alive: semantic candidates are chosen among live slots
     slots = np.flatnonzero(keep)
@@ -531,7 +558,9 @@ def library_search(
     with _lock:
         index = _current_index()
         text_slots, relevance, text_relative = _text_candidates(index, query)
-        found = _image_candidates(index, features)
+        # With words, they choose the candidates; the picture adds its copies
+        # and close look-alikes, not the best of a poor lot.
+        found = _image_candidates(index, features, look_alikes=False)
         size = index.ids.size
         text_part = np.zeros(size, np.float32)
         text_part[text_slots] = text_relative
@@ -708,7 +737,9 @@ def _search_semantic(
         near = np.zeros(size, bool)
         distance = np.full(size, 64, np.uint8)
         if features is not None:
-            found = _image_candidates(index, features, extra_slots=candidates)
+            found = _image_candidates(
+                index, features, extra_slots=candidates, look_alikes=not has_text
+            )
             image_slots = found.slots
             image_shown[found.slots] = found.scores
             near[found.slots] = found.near
