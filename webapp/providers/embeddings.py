@@ -36,6 +36,12 @@ import httpx
 from PIL import Image
 
 from webapp.imaging.thumbnails import ImageTooLarge, NotAnImage, make_thumbnail
+from webapp.providers.bounded_http import (
+    AnswerTooLarge,
+    DeadlinePassed,
+    HttpAnswer,
+    post_within,
+)
 from webapp.providers.errors import ProviderError
 
 logger = logging.getLogger(__name__)
@@ -217,12 +223,6 @@ class ErrorSpec:
     known: Mapping[str, tuple[str, bool]]  # code -> (sentence, transient)
 
 
-@dataclass(frozen=True)
-class _HttpAnswer:
-    status: int
-    text: str
-
-
 class JsonPoster:
     """POSTs JSON to one URL with one key, retrying what is transient under one deadline."""
 
@@ -286,76 +286,37 @@ class JsonPoster:
 
     # --- one try ---------------------------------------------------------------------
 
-    def _exchange(self, http: httpx.Client, body: bytes, deadline: float) -> _HttpAnswer:
-        """One POST in a helper thread we stop waiting for at the deadline.
-
-        httpx's timeouts are per socket operation, so a server that trickles a
-        byte at a time could hold a read for ever; the thread lets the caller
-        leave on time, and the abandoned thread stops at its next chunk.
-        """
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise self._own("Timeout", "no time left before the request")
-        box: dict[str, _HttpAnswer | BaseException] = {}
-        abandoned = threading.Event()
-        worker = threading.Thread(
-            target=self._post_into, args=(http, body, remaining, abandoned, box), daemon=True
-        )
-        worker.start()
-        worker.join(remaining)
-        if worker.is_alive():
-            abandoned.set()
-            raise self._own("Timeout", f"no complete answer within {self.timeout:g} s")
-        outcome = box["outcome"]
-        if isinstance(outcome, BaseException):
-            raise self._transport_error(outcome)
-        return outcome
-
-    def _post_into(
-        self,
-        http: httpx.Client,
-        body: bytes,
-        remaining: float,
-        abandoned: threading.Event,
-        box: dict[str, _HttpAnswer | BaseException],
-    ) -> None:
-        try:
-            box["outcome"] = self._post(http, body, remaining, abandoned)
-        except BaseException as exc:  # handed to the waiting thread, which decides
-            box["outcome"] = exc
-
-    def _post(
-        self, http: httpx.Client, body: bytes, remaining: float, abandoned: threading.Event
-    ) -> _HttpAnswer:
+    def _exchange(self, http: httpx.Client, body: bytes, deadline: float) -> HttpAnswer:
+        """One POST, bounded by the overall deadline (see bounded_http)."""
         headers = {
             "Authorization": f"Bearer {self._api_key}",
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
-        with http.stream(
-            "POST", self.url, content=body, headers=headers, timeout=httpx.Timeout(remaining)
-        ) as response:
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > MAX_RESPONSE_BYTES:
-                    raise _TooLargeError
-                if abandoned.is_set():
-                    raise _TooLateError
-                chunks.append(chunk)
-        text = b"".join(chunks).decode("utf-8", errors="replace")
-        return _HttpAnswer(response.status_code, self.scrub(text))
+        try:
+            answer = post_within(
+                http,
+                self.url,
+                body=body,
+                headers=headers,
+                deadline=deadline,
+                max_bytes=MAX_RESPONSE_BYTES,
+            )
+        except DeadlinePassed as exc:
+            raise self._own("Timeout", str(exc)) from None
+        except Exception as exc:
+            raise self._transport_error(exc) from None
+        return HttpAnswer(answer.status, self.scrub(answer.text), answer.elapsed_ms)
 
     def _transport_error(self, exc: BaseException) -> ProviderError:
-        if isinstance(exc, _TooLargeError):
+        if isinstance(exc, AnswerTooLarge):
             return bad_response(self._errors.service, f"answer over {MAX_RESPONSE_BYTES} bytes")
         detail = self.scrub(f"{type(exc).__name__}: {exc}")
         if isinstance(exc, httpx.TimeoutException):
             return self._own("Timeout", detail)
         return self._own("Network", detail)
 
-    def _decode(self, answer: _HttpAnswer) -> dict[str, Any]:
+    def _decode(self, answer: HttpAnswer) -> dict[str, Any]:
         if not 200 <= answer.status < 300:
             raise self.error_from_response(answer.status, answer.text)
         try:
@@ -430,14 +391,6 @@ class JsonPoster:
 
 def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
-
-
-class _TooLargeError(Exception):
-    pass
-
-
-class _TooLateError(Exception):
-    pass
 
 
 @cache

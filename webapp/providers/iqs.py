@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -30,6 +29,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from webapp.providers.bounded_http import (
+    AnswerTooLarge,
+    DeadlinePassed,
+    HttpAnswer,
+    post_within,
+)
 from webapp.providers.errors import ProviderError
 from webapp.providers.events import Completed, HitsFound, ImageHit, Progress, ProviderEvent
 
@@ -113,13 +118,6 @@ class ParsedResponse:
     search_time_ms: int | None
     original_query: str
     dropped_items: int
-
-
-@dataclass(frozen=True)
-class _HttpAnswer:
-    status: int
-    text: str
-    elapsed_ms: float
 
 
 def own_error(code: str, detail: str = "", *, status: int | None = None) -> ProviderError:
@@ -231,73 +229,31 @@ class IqsClient:
 
     # --- one try --------------------------------------------------------------------
 
-    def _exchange(self, http: httpx.Client, body: bytes, deadline: float) -> _HttpAnswer:
-        """One POST, bounded by the overall deadline.
-
-        httpx's timeouts are per operation, so a server that trickles a byte every
-        few seconds could hold a read for ever. The POST therefore runs in a helper
-        thread that we stop waiting for at the deadline. The abandoned thread stops
-        at its next chunk, or when one socket operation times out (each is bounded
-        by the time that was left), whichever comes first.
-        """
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise own_error("Timeout", "no time left before the request")
-        box: dict[str, _HttpAnswer | BaseException] = {}
-        abandoned = threading.Event()
-        worker = threading.Thread(
-            target=self._post_into, args=(http, body, remaining, abandoned, box), daemon=True
-        )
-        started = time.monotonic()
-        worker.start()
-        worker.join(remaining)
-        if worker.is_alive():
-            abandoned.set()
-            raise own_error("Timeout", f"no complete answer within {self._timeout:g} s")
-        outcome = box["outcome"]
-        if isinstance(outcome, BaseException):
-            raise self._transport_error(outcome)
-        return _HttpAnswer(outcome.status, outcome.text, (time.monotonic() - started) * 1000)
-
-    def _post_into(
-        self,
-        http: httpx.Client,
-        body: bytes,
-        remaining: float,
-        abandoned: threading.Event,
-        box: dict[str, _HttpAnswer | BaseException],
-    ) -> None:
-        try:
-            box["outcome"] = self._post(http, body, remaining, abandoned)
-        except BaseException as exc:  # handed to the waiting thread, which decides
-            box["outcome"] = exc
-
-    def _post(
-        self, http: httpx.Client, body: bytes, remaining: float, abandoned: threading.Event
-    ) -> _HttpAnswer:
+    def _exchange(self, http: httpx.Client, body: bytes, deadline: float) -> HttpAnswer:
+        """One POST, bounded by the overall deadline (see bounded_http)."""
         headers = {
             "Authorization": f"Bearer {self._api_key}",
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
-        with http.stream(
-            "POST", self._url, content=body, headers=headers, timeout=httpx.Timeout(remaining)
-        ) as response:
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > MAX_RESPONSE_BYTES:
-                    raise _TooLargeError(size)
-                if abandoned.is_set():  # the caller has given up; free the connection
-                    raise _TooLateError
-                chunks.append(chunk)
-        text = b"".join(chunks).decode("utf-8", errors="replace")
-        return _HttpAnswer(response.status_code, self._scrub(text), 0.0)
+        try:
+            answer = post_within(
+                http,
+                self._url,
+                body=body,
+                headers=headers,
+                deadline=deadline,
+                max_bytes=MAX_RESPONSE_BYTES,
+            )
+        except DeadlinePassed as exc:
+            raise own_error("Timeout", str(exc)) from None
+        except Exception as exc:
+            raise self._transport_error(exc) from None
+        return HttpAnswer(answer.status, self._scrub(answer.text), answer.elapsed_ms)
 
     def _transport_error(self, exc: BaseException) -> ProviderError:
-        if isinstance(exc, _TooLargeError):
-            return own_error("BadResponse", f"answer larger than {MAX_RESPONSE_BYTES} bytes")
+        if isinstance(exc, AnswerTooLarge):
+            return own_error("BadResponse", str(exc))
         detail = self._scrub(f"{type(exc).__name__}: {exc}")
         if isinstance(exc, httpx.TimeoutException):
             return own_error("Timeout", detail)
@@ -305,7 +261,7 @@ class IqsClient:
             return own_error("Network", detail)
         return own_error("Network", f"unexpected {detail}")
 
-    def _payload_or_error(self, answer: _HttpAnswer) -> dict[str, Any]:
+    def _payload_or_error(self, answer: HttpAnswer) -> dict[str, Any]:
         if not 200 <= answer.status < 300:
             raise error_from_response(answer.status, answer.text)
         try:
@@ -328,14 +284,6 @@ class IqsClient:
         if len(self._api_key) >= _MIN_SCRUBBED_KEY and self._api_key in text:
             return text.replace(self._api_key, _REDACTED)
         return text
-
-
-class _TooLargeError(Exception):
-    pass
-
-
-class _TooLateError(Exception):
-    pass
 
 
 @cache
