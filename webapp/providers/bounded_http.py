@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -98,3 +99,16 @@ def _post(
                 raise _Abandoned
             chunks.append(chunk)
     return HttpAnswer(response.status_code, b"".join(chunks).decode("utf-8", "replace"), 0.0)
+
+
+def first_str(fields: dict[str, Any], *keys: str) -> str:
+    """The first of ``keys`` holding a non-empty string or number, as text.
+
+    Error bodies name the same thing differently (``code``/``Code``/``errorCode``);
+    the clients list the spellings they accept, most likely first.
+    """
+    for key in keys:
+        value = fields.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()
+    return ""

@@ -33,6 +33,7 @@ from webapp.providers.bounded_http import (
     AnswerTooLarge,
     DeadlinePassed,
     HttpAnswer,
+    first_str,
     post_within,
 )
 from webapp.providers.errors import ProviderError
@@ -330,18 +331,10 @@ def _error_fields(body: object) -> tuple[str, str, str]:
         return "", "", ""
     nested = body.get("error")
     fields = {**nested, **body} if isinstance(nested, dict) else body
-    code = _first_str(fields, "code", "Code", "errorCode", "error_code", "ErrorCode")
-    message = _first_str(fields, "message", "Message", "errorMessage", "error_message", "msg")
-    request_id = _first_str(fields, "requestId", "RequestId", "request_id")
+    code = first_str(fields, "code", "Code", "errorCode", "error_code", "ErrorCode")
+    message = first_str(fields, "message", "Message", "errorMessage", "error_message", "msg")
+    request_id = first_str(fields, "requestId", "RequestId", "request_id")
     return code, message, request_id
-
-
-def _first_str(fields: dict[str, Any], *keys: str) -> str:
-    for key in keys:
-        value = fields.get(key)
-        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
-            return str(value).strip()
-    return ""
 
 
 def _sentence_for_status(status: int) -> tuple[str, bool]:

@@ -59,6 +59,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from webapp.providers.bounded_http import first_str
 from webapp.providers.errors import ProviderError
 from webapp.providers.events import (
     Completed,
@@ -757,18 +758,10 @@ def _error_fields(body: object) -> tuple[str, str, str]:
         return "", "", ""
     nested = body.get("error")
     fields = {**body, **nested} if isinstance(nested, dict) else body
-    code = _first_str(fields, "code", "Code", "type")
-    message = _first_str(fields, "message", "Message", "msg")
-    request_id = _first_str(body, "request_id", "requestId", "RequestId")
+    code = first_str(fields, "code", "Code", "type")
+    message = first_str(fields, "message", "Message", "msg")
+    request_id = first_str(body, "request_id", "requestId", "RequestId")
     return code, message, request_id
-
-
-def _first_str(fields: dict[str, Any], *keys: str) -> str:
-    for key in keys:
-        value = fields.get(key)
-        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
-            return str(value).strip()
-    return ""
 
 
 # --- the transport: a reader thread, so deadlines hold whatever the server does -------------------
