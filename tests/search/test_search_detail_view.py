@@ -59,7 +59,10 @@ def test_a_running_search_keeps_polling(owner_client: Client, owner: User) -> No
     search = make_search(owner, status="running")
     response = owner_client.get(_url(search.pk), headers={"HX-Request": "true"})
     assert response.status_code == 200
-    assert 'hx-trigger="every 1s"' in response.content.decode()
+    html = response.content.decode()
+    assert 'hx-trigger="every 1s' in html
+    # An open "Save to…" menu pauses the refresh, so it is not swapped away.
+    assert ".save-menu:not([hidden])" in html
 
 
 def test_a_finished_search_stops_polling(owner_client: Client, owner: User) -> None:
