@@ -120,3 +120,17 @@ def test_search_similar_needs_post_and_sign_in(
     result = make_result(make_search(owner, status="done"), 1)
     assert owner_client.get(f"/results/{result.pk}/similar/").status_code == 405
     assert anon_client.post(f"/results/{result.pk}/similar/").status_code == 302
+
+
+def test_staff_see_query_images_in_the_admin_list(
+    owner_client: Client, queued_tasks: list[int], owner: User, stranger_client: Client
+) -> None:
+    search = _image_search(owner_client)
+    owner.is_staff = owner.is_superuser = True
+    owner.save()
+    listing = owner_client.get("/admin/search/search/").content.decode()
+    url = f"/staff/searches/{search.pk}/image/"
+    assert url in listing
+    assert owner_client.get(url).status_code == 200
+    assert stranger_client.get(url).status_code == 302  # not staff: to the admin login
+    assert owner_client.post(url).status_code == 405

@@ -13,6 +13,8 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
 from webapp.dashboard.services import (
     MAX_AGE_DAYS,
@@ -55,6 +57,7 @@ class DeleteOlderThanForm(forms.Form):
 class SearchAdmin(admin.ModelAdmin[Search]):
     list_display = [
         "id",
+        "query_image_preview",
         "query",
         "provider",
         "emulated",
@@ -68,6 +71,17 @@ class SearchAdmin(admin.ModelAdmin[Search]):
     ]
     list_filter = ["status", "provider", "emulated", "error_code", "created_at"]
     search_fields = ["query", "query_sent", "request_id", "user__username", "error_code"]
+
+    @admin.display(description="Image")
+    def query_image_preview(self, search: Search) -> str:
+        """A small thumbnail of an image search's query image (staff see every search)."""
+        if not search.query_image:
+            return ""
+        url = reverse("search:query_image_admin", args=[search.pk])
+        return format_html(
+            '<img src="{}" alt="" width="40" height="40" style="object-fit:cover">', url
+        )
+
     date_hierarchy = "created_at"
     list_select_related = ["user"]
     readonly_fields = ["raw_response", "created_at", "started_at", "results_at", "finished_at"]

@@ -19,6 +19,7 @@ urlpatterns = [
         name="query_image",
     ),
     path("q/<str:token>/", views.query_image_public, name="query_image_public"),
+    path("staff/searches/<int:pk>/image/", views.query_image_admin, name="query_image_admin"),
     path("history/", views.history, name="history"),
     path("thumbs/<str:digest>.jpg", views.thumbnail, name="thumbnail"),
 ]

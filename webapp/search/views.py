@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -151,6 +152,17 @@ def query_image(request: AuthedRequest, pk: int, size: str) -> FileResponse:
     if not search.query_image or size not in ("preview", "full"):
         raise Http404("This search has no query image")
     name = preview_name(search.query_image) if size == "preview" else search.query_image
+    return _private_file(media_path(name), content_type_of(name))
+
+
+@staff_member_required
+@require_http_methods(["GET", "HEAD"])
+def query_image_admin(request: HttpRequest, pk: int) -> FileResponse:
+    """The small preview of any search's query image, for the admin's list."""
+    search = get_object_or_404(Search, pk=pk)
+    if not search.query_image:
+        raise Http404("This search has no query image")
+    name = preview_name(search.query_image)
     return _private_file(media_path(name), content_type_of(name))
 
 
