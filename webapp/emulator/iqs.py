@@ -3,9 +3,10 @@
 "lion" and "狮子" answer the documents' own example responses (fixtures/),
 with each imageUrl pointing at our /images endpoint so the pictures can be
 fetched offline; any other query gets 20 deterministic generated items.
-Started with a library manifest (library.py), it answers every query from
-the local library instead: the items whose text matches, best first, with
-their pictures and pages served by the emulator (none when nothing matches).
+Started with a library manifest (library.py), it answers from the local
+library first: the items whose text matches, best first, with their pictures
+and pages served by the emulator; a query the library does not match gets the
+answer above.
 
 Faults come from the fault board (tests, ``POST /_emulator/faults``) or from a
 query prefix for manual demos: ``emulate:Retrieval.Arrears lion``.
@@ -198,7 +199,11 @@ def _templates_for(
 ) -> tuple[dict[str, Any], ...]:
     """Items whose emulator-owned URLs are still paths ("/images/..."), for any host."""
     if library is not None:
-        return _library_templates(library, query)
+        matches = _library_templates(library, query)
+        if matches:
+            return matches
+        # Nothing in the library matches: answer as without one, so a fresh
+        # install still shows the web path working ("lion" is the docs' example).
     key = query.strip()
     if key.lower() == "lion":
         return _fixture_templates("lion")
