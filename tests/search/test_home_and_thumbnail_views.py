@@ -69,3 +69,18 @@ def test_a_stranger_cannot_fetch_another_users_thumbnail(
     result = make_result(make_search(owner), 1)
     url = f"/thumbs/{result.thumbnail.url_hash}.jpg"  # type: ignore[union-attr]
     assert stranger_client.get(url).status_code == 404
+
+
+def test_with_no_keys_the_empty_home_suggests_library_words(
+    owner_client: Client, settings: object
+) -> None:
+    settings.IQS_EMULATED = True  # type: ignore[attr-defined]
+    settings.DASHSCOPE_EMULATED = True  # type: ignore[attr-defined]
+    html = owner_client.get("/").content.decode()
+    assert 'href="?q=rocket"' in html
+    assert 'href="?q=lion&amp;provider=iqs"' in html
+
+
+def test_a_link_can_choose_the_provider(owner_client: Client) -> None:
+    html = owner_client.get("/", {"q": "lion", "provider": "iqs"}).content.decode()
+    assert '<option value="iqs" selected>' in html

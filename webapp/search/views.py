@@ -47,6 +47,7 @@ def _home_context(request: AuthedRequest, form: SearchForm) -> dict[str, object]
     return {
         "form": form,
         "recent": search_history_for(user=request.user)[:6],
+        "library_first": web_providers_emulated(),
     }
 
 
@@ -54,7 +55,8 @@ def _home_context(request: AuthedRequest, form: SearchForm) -> dict[str, object]
 def home(request: AuthedRequest) -> HttpResponse:
     # With no provider keys, the local library is offered first: it answers with real data.
     default_provider = Provider.LIBRARY if web_providers_emulated() else ""
-    form = SearchForm(initial={"query": request.GET.get("q", ""), "provider": default_provider})
+    provider = request.GET.get("provider", default_provider)
+    form = SearchForm(initial={"query": request.GET.get("q", ""), "provider": provider})
     return render(request, "search/home.html", _home_context(request, form))
 
 
