@@ -18,13 +18,13 @@ through the real path (ONNX Runtime). No real weights exist here, so:
 from __future__ import annotations
 
 import json
-import os
 import random
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.isolated import run_child, setup_child_django
 from bench.library import (
     _EN,
     _p50,
@@ -33,56 +33,23 @@ from bench.library import (
     _zh_words,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 DIMS = 768
 EMBED_IMAGES = 400
 SIZES_TO_TEST = (10_000, 100_000)
 
 
 def run() -> list[tuple[str, str]]:
-    import subprocess
 
     from webapp.providers.tiny_clip import build_tiny_clip
 
     with tempfile.TemporaryDirectory(prefix="loupe-bench-embeddings-") as tmp:
         model = build_tiny_clip(Path(tmp) / "tiny-clip-768", dims=DIMS, image_size=64)
-        env = dict(os.environ)
-        env.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "webapp.settings",
-                "LOUPE_VAR_DIR": tmp,
-                "MEDIA_ROOT": str(Path(tmp) / "media"),
-                "SECRET_KEY": "bench-only",
-                "LOG_LEVEL": "WARNING",
-                "EMBEDDING_BACKEND": "local",
-                "LOCAL_CLIP_MODEL": str(model),
-            }
+        return run_child(
+            "bench.embeddings", tmp, {"EMBEDDING_BACKEND": "local", "LOCAL_CLIP_MODEL": str(model)}
         )
-        env.pop("DATABASE_URL", None)
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.embeddings", "--child"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"embeddings bench failed:\n{done.stderr[-4000:]}")
-        pairs = json.loads(done.stdout.strip().splitlines()[-1])
-        return [(str(label), str(value)) for label, value in pairs]
 
 
 # --- the child ---------------------------------------------------------------------------
-
-
-def _setup() -> None:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def _embed_throughput() -> list[tuple[str, str]]:
@@ -230,7 +197,7 @@ def _query_latency() -> list[tuple[str, str]]:
 
 
 def _child() -> None:
-    _setup()
+    setup_child_django()
     figures = _embed_throughput()
     figures += _query_latency()
     print(json.dumps(figures, ensure_ascii=False))

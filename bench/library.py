@@ -25,14 +25,14 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.isolated import run_child, setup_child_django
+
 IMPORT_IMAGES = 120
 DISTRACTORS = 300
 SIZES_TO_TEST = (10_000, 100_000)
@@ -40,41 +40,10 @@ SIZES_TO_TEST = (10_000, 100_000)
 
 def run() -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory(prefix="loupe-bench-library-") as tmp:
-        env = dict(os.environ)
-        env.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "webapp.settings",
-                "LOUPE_VAR_DIR": tmp,
-                "MEDIA_ROOT": str(Path(tmp) / "media"),
-                "SECRET_KEY": "bench-only",
-                "LOG_LEVEL": "WARNING",
-            }
-        )
-        env.pop("DATABASE_URL", None)
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.library", "--child"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"library bench failed:\n{done.stderr[-4000:]}")
-        pairs = json.loads(done.stdout.strip().splitlines()[-1])
-        return [(str(label), str(value)) for label, value in pairs]
+        return run_child("bench.library", tmp)
 
 
 # --- the child ---------------------------------------------------------------------------
-
-
-def _setup() -> None:
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def _import_rate(folder: Path) -> tuple[str, str]:
@@ -330,7 +299,7 @@ def _recall(folder: Path) -> list[tuple[str, str]]:
 
 
 def _child() -> None:
-    _setup()
+    setup_child_django()
     figures: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="loupe-bench-import-") as tmp:
         folder = Path(tmp) / "photos"
