@@ -6,6 +6,7 @@ runs it in the foreground (``make run``). No Django here.
 
 from __future__ import annotations
 
+from webapp.emulator.core import Timing
 from webapp.emulator.server import EmulatorHandle, start_emulator
 
-__all__ = ["EmulatorHandle", "start_emulator"]
+__all__ = ["EmulatorHandle", "Timing", "start_emulator"]

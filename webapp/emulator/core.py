@@ -8,6 +8,7 @@ sockets. That keeps an API module readable next to the vendor's document.
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
 from collections import deque
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from webapp.emulator.library import LibrarySource
 
 MAX_LOGGED_REQUESTS = 500  # a long manual session must not grow without bound
+MAX_TIMING_SECONDS = 600.0  # a typo such as 1500 must not hang a bench for half an hour
+JITTER = 0.1  # ±10%: real services never take exactly the same time twice
 
 
 @dataclass(frozen=True)
@@ -153,11 +156,47 @@ class FaultBoard:
             }
 
 
+# --- timing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long the emulated services take, like the real ones (both 0: at once).
+
+    ``iqs_latency``: seconds before IQS MultimodalSearch answers (the real
+    service reports a searchTime of 808 to 1048 ms). ``stream_seconds``: how
+    long one image-search stream lasts from first event to last (the real one
+    takes about 15 s); 0 leaves the stream to ``EmulatorState.pacing``.
+    Frozen, and swapped whole, so a handler thread never sees half an update.
+    """
+
+    iqs_latency: float = 0.0
+    stream_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("iqs_latency", "stream_seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name} must be a number of seconds")
+            if not 0 <= value <= MAX_TIMING_SECONDS:
+                raise ValueError(f"{name} must be between 0 and {MAX_TIMING_SECONDS:g} seconds")
+
+    def describe(self) -> dict[str, float]:
+        return {"iqs_latency": self.iqs_latency, "stream_seconds": self.stream_seconds}
+
+
+def jittered(seconds: float, rng: random.Random | None = None) -> float:
+    """``seconds`` give or take JITTER; 0 stays 0 (instant means instant)."""
+    if seconds <= 0:
+        return 0.0
+    return seconds * (rng or random).uniform(1 - JITTER, 1 + JITTER)
+
+
 # --- state ------------------------------------------------------------------------------
 
 
 class EmulatorState:
-    """What outlives one request: faults, the request log, pacing and the stop signal."""
+    """What outlives one request: faults, the request log, timing and the stop signal."""
 
     def __init__(
         self,
@@ -165,12 +204,16 @@ class EmulatorState:
         *,
         verbose: bool = False,
         pacing: float = 1.0,
+        timing: Timing | None = None,
     ) -> None:
         self.faults = FaultBoard(known_faults)
         # Scales the pauses streaming APIs put between events: 1 looks like the real
         # service to a person watching, 0 streams at once (tests).
         self.pacing = pacing
         self.default_pacing = pacing
+        # The real services' latency (see Timing); settable while serving (/_emulator/timing).
+        self.timing = timing or Timing()
+        self.default_timing = self.timing
         self.stopping = threading.Event()  # wakes "slow" sleepers when the server stops
         self.verbose = verbose
         # The local library to answer from (--library-manifest), or None: fixtures then.

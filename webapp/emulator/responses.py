@@ -6,7 +6,9 @@ whose content holds an ``input_image`` (a data: URL or an http(s) URL) and
 optionally an ``input_text``, and ``tools: [{"type": "image_search"}]``.
 
 - With ``"stream": true`` it answers server-sent events, paced so a person
-  sees them arrive (``EmulatorState.pacing`` scales the pauses; 0 in tests):
+  sees them arrive (``EmulatorState.pacing`` scales the pauses; 0 in tests;
+  ``EmulatorState.timing.stream_seconds``, when set, makes the whole stream
+  last that long instead, as the real service's ~15 s, see ``_spread``):
   ``response.created`` ... ``response.output_item.added``/``.done`` for an
   ``image_search_call`` whose ``output`` is a JSON string of
   ``[{index, title, url}]`` ... ``response.output_text.delta`` pieces of an
@@ -59,6 +61,7 @@ from webapp.emulator.core import (
     Request,
     Response,
     Route,
+    jittered,
     json_response,
     route,
 )
@@ -74,6 +77,7 @@ MAX_BODY_BYTES = 32 * 1024 * 1024  # a base64 query image; the log keeps only th
 FAULT_PREFIX = "emulate:"
 EVENT_PAUSE_SECONDS = (0.03, 0.08)  # between events, at pacing 1
 SEARCH_PAUSE_SECONDS = 1.5  # the image search itself: "a long processing time" (api-docs 004)
+SEARCH_SHARE = 0.4  # of a timed stream (stream_seconds): the search; the rest is spread evenly
 DEFAULT_CUT_AFTER = 3
 DEFAULT_STALL_AFTER = 3
 DEFAULT_STALL_SECONDS = 75.0  # past the client's 60 s idle limit
@@ -565,23 +569,60 @@ def _cut_at(fault: Fault | None, total: int) -> int | None:
 def _paced(
     frames: list[bytes], state: EmulatorState, *, stop_after: int | None, stall: float
 ) -> Iterator[bytes]:
-    """Each event after a pause; the image search itself takes longest."""
-    rng = random.Random()  # only the timing varies between runs
-    for number, frame in enumerate(frames):
+    """Each event after a pause; the image search itself takes longest.
+
+    The pauses are decided when the stream starts, so changing the timing
+    while it runs affects the next stream, not this one.
+    """
+    pauses = _pauses(frames, state)
+    for number, (frame, pause) in enumerate(zip(frames, pauses, strict=True)):
         if stop_after is not None and number >= stop_after:
             break
-        pause = _pause(frame, rng) * state.pacing if number else 0.0
         if pause and state.stopping.wait(pause):
-            return
+            return  # the server is stopping: no sleeper may hold it up
         yield frame
     if stall:
         state.stopping.wait(stall)
 
 
+def _pauses(frames: list[bytes], state: EmulatorState) -> list[float]:
+    """The seconds to wait before each frame; the first goes out at once."""
+    rng = random.Random()  # only the timing varies between runs
+    total = jittered(state.timing.stream_seconds, rng)
+    if total:
+        return _spread(frames, total)
+    return [
+        _pause(frame, rng) * state.pacing if number else 0.0 for number, frame in enumerate(frames)
+    ]
+
+
 def _pause(frame: bytes, rng: random.Random) -> float:
-    if frame.startswith(b"event: response.image_search_call.completed"):
+    if _is_search_completed(frame):
         return SEARCH_PAUSE_SECONDS
     return rng.uniform(*EVENT_PAUSE_SECONDS)
+
+
+def _spread(frames: list[bytes], total: float) -> list[float]:
+    """Pauses that make the stream last ``total`` seconds, in the document's order.
+
+    The search itself takes SEARCH_SHARE of the time (split between the calls,
+    when there are two); every other gap gets an even share of the rest. So
+    the images arrive part-way through, and the text deltas keep coming until
+    the end, as on the real service, rather than everything at the last second.
+    """
+    gaps = frames[1:]
+    searches = sum(1 for frame in gaps if _is_search_completed(frame))
+    others = len(gaps) - searches
+    # With no search (no_tool_call), or nothing but searches, one kind of gap takes it all.
+    search_time = total if not others else (total * SEARCH_SHARE if searches else 0.0)
+    search_pause = search_time / searches if searches else 0.0
+    other_pause = (total - search_time) / others if others else 0.0
+    return [0.0] + [search_pause if _is_search_completed(frame) else other_pause for frame in gaps]
+
+
+def _is_search_completed(frame: bytes) -> bool:
+    """The event that follows the search itself: the pause before it is the search."""
+    return frame.startswith(b"event: response.image_search_call.completed")
 
 
 def _whole_response(

@@ -33,6 +33,7 @@ from webapp.emulator.core import (
     Request,
     Response,
     Route,
+    Timing,
     json_response,
     route,
 )
@@ -82,6 +83,35 @@ def handle_list_faults(request: Request) -> Response:
     return json_response(200, {"faults": request.state.faults.describe(), "known": known})
 
 
+# --- timing control -------------------------------------------------------------------------
+
+
+def handle_get_timing(request: Request) -> Response:
+    return json_response(200, {"timing": request.state.timing.describe()})
+
+
+def handle_set_timing(request: Request) -> Response:
+    """Change the latency while serving: ``{"iqs_latency": 1, "stream_seconds": 15}``.
+
+    A field left out keeps its current value, so a bench can change one alone.
+    """
+    try:
+        spec = json.loads(request.body)
+        if not isinstance(spec, dict) or not set(spec) <= {"iqs_latency", "stream_seconds"}:
+            raise ValueError("give iqs_latency and/or stream_seconds, in seconds")
+        timing = Timing(**{**request.state.timing.describe(), **spec})
+    except (ValueError, TypeError) as exc:
+        return json_response(400, {"error": f"bad timing request: {exc}"})
+    request.state.timing = timing
+    return json_response(200, {"timing": timing.describe()})
+
+
+def handle_reset_timing(request: Request) -> Response:
+    """Back to what the emulator was started with (--iqs-latency, --stream-seconds)."""
+    request.state.timing = request.state.default_timing
+    return json_response(200, {"timing": request.state.timing.describe()})
+
+
 def handle_index(request: Request) -> Response:
     lines = [
         "Loupe emulator: stands in for the providers' APIs, offline.",
@@ -89,6 +119,8 @@ def handle_index(request: Request) -> Response:
         "GET  /images/<id>.jpg?w=&h=    generated pictures (broken, truncated, missing)",
         "POST /compatible-mode/v1/responses  Qwen Responses API, image_search tool (streams)",
         "GET|POST|DELETE /_emulator/faults   fault injection: {'fault': name, 'count': n}",
+        "GET|POST|DELETE /_emulator/timing   the services' latency: {'iqs_latency': 1, "
+        "'stream_seconds': 15} (seconds, ±10%; 0 = at once; DELETE = as started)",
         "Query prefix for demos: 'emulate:<fault> lion'. IQS faults: "
         + ", ".join(sorted(iqs.FAULTS)),
         "Image search: {'api': 'responses', 'fault': name, 'n': events} or the text prefix "
@@ -109,6 +141,9 @@ CONTROL_ROUTES: list[Route] = [
     route("GET", r"/_emulator/faults", handle_list_faults),
     route("POST", r"/_emulator/faults", handle_set_fault),
     route("DELETE", r"/_emulator/faults", handle_clear_faults),
+    route("GET", r"/_emulator/timing", handle_get_timing),
+    route("POST", r"/_emulator/timing", handle_set_timing),
+    route("DELETE", r"/_emulator/timing", handle_reset_timing),
 ]
 ROUTES: list[Route] = CONTROL_ROUTES + [r for m in API_MODULES.values() for r in m.ROUTES]
 
@@ -118,6 +153,10 @@ ROUTES: list[Route] = CONTROL_ROUTES + [r for m in API_MODULES.values() for r in
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a "slow" answer must never keep the process alive
+    # The listen backlog. With realistic timing each request holds its thread for
+    # 1 to 15 s, so a load test opens hundreds of connections at once; the default
+    # of 5 would make the kernel drop SYNs and clients see 1 s+ connect retries.
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], state: EmulatorState) -> None:
         super().__init__(address, _Handler)
@@ -324,6 +363,16 @@ class EmulatorHandle:
             raise ValueError("pacing must be between 0 and 100")
         self.state.pacing = scale
 
+    def set_timing(
+        self, *, iqs_latency: float | None = None, stream_seconds: float | None = None
+    ) -> None:
+        """Make the services as slow as the real ones (see core.Timing); None keeps a value."""
+        current = self.state.timing
+        self.state.timing = Timing(
+            iqs_latency=current.iqs_latency if iqs_latency is None else iqs_latency,
+            stream_seconds=current.stream_seconds if stream_seconds is None else stream_seconds,
+        )
+
     def clear_faults(self) -> None:
         self.state.faults.clear()
 
@@ -334,6 +383,7 @@ class EmulatorHandle:
         self.clear_faults()
         self.clear_requests()
         self.state.pacing = self.state.default_pacing
+        self.state.timing = self.state.default_timing
 
     def wait(self) -> None:
         """Block until stopped (the foreground mode)."""
@@ -353,17 +403,19 @@ def start_emulator(
     *,
     verbose: bool = False,
     pacing: float = 1.0,
+    timing: Timing | None = None,
     library_manifest: str | Path | None = None,
 ) -> EmulatorHandle:
     """Start serving in a daemon thread; port 0 picks a free port.
 
     ``pacing`` scales the pauses between streamed events (see EmulatorState).
+    ``timing``: the real services' latency (core.Timing); by default none.
     ``library_manifest``: answer IQS and image_search from the local library it
     lists (library.py); raises library.ManifestError, before listening, when
     the file is unusable.
     """
     known = {api: module.FAULTS for api, module in API_MODULES.items()}
-    state = EmulatorState(known, verbose=verbose, pacing=pacing)
+    state = EmulatorState(known, verbose=verbose, pacing=pacing, timing=timing)
     if library_manifest is not None:
         state.library = library.LibrarySource(Path(library_manifest))
     server = _Server((host, port), state)
