@@ -6,7 +6,7 @@ PORT   ?= 8000
 EMULATOR_PORT ?= 8765
 export PORT EMULATOR_PORT
 
-.PHONY: install run emulate test lint format bench clean
+.PHONY: install run web worker beat migrate emulate test lint format bench loadtest clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,21 @@ run: install
 	$(BIN)/python manage.py ensure_local_account
 	$(BIN)/python manage.py library_demo
 	./scripts/run-local.sh
+
+## Production shape, one part at a time, each exactly as compose.yaml runs it (set
+## DATABASE_URL and CELERY_BROKER_URL first). Stop or kill one; the others carry on.
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+web: migrate
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	./scripts/web.sh
+
+worker: install
+	./scripts/worker.sh
+
+beat: install
+	./scripts/beat.sh
 
 ## Only the provider emulator, on $(EMULATOR_PORT).
 emulate: install
@@ -42,6 +57,10 @@ test: install lint
 
 bench: install
 	$(BIN)/python -m bench
+
+## A bounded Locust run against a running Loupe (LOADTEST_HOST, default http://127.0.0.1:$(PORT)).
+loadtest: install
+	./scripts/loadtest.sh
 
 clean:
 	rm -rf var/broker var/media var/staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -46,14 +46,15 @@ if needs_emulator; then
   echo "A provider key is not set: that provider is answered by the offline emulator on ${EMULATOR_URL}."
 fi
 
-# -B runs Celery beat inside this one worker (scheduled saved searches); with more
+# One worker, as `make worker` runs it, with fewer threads: SQLite takes one writer
+# at a time. -B runs Celery beat inside it (scheduled saved searches); with more
 # than one worker, run beat once, as its own process (compose.yaml's "beat").
-"$BIN/celery" -A webapp worker --loglevel INFO --concurrency 2 --without-gossip --without-mingle \
+WORKER_CONCURRENCY="${WORKER_CONCURRENCY:-16}" ./scripts/worker.sh \
   -B --schedule "${LOUPE_VAR_DIR:-var}/celerybeat-schedule" &
 pids+=($!)
 
-"$BIN/gunicorn" webapp.wsgi --bind "127.0.0.1:${PORT}" --workers 2 --threads 4 \
-  --access-logfile - --graceful-timeout 5 &
+WEB_BIND="127.0.0.1:${PORT}" WEB_CONCURRENCY="${WEB_CONCURRENCY:-2}" ./scripts/web.sh \
+  --graceful-timeout 5 &
 pids+=($!)
 
 echo "Loupe is on http://127.0.0.1:${PORT}/  (Ctrl-C stops it)"

@@ -113,6 +113,24 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A pool per process instead of one persistent connection per thread: the
+    # worker runs up to WORKER_CONCURRENCY searches in threads and ASGI runs each
+    # request in a new thread, so thread-held connections would exhaust
+    # PostgreSQL's max_connections. A run hands its connection back while it waits
+    # on the network. ``check`` tests a pooled connection before handing it out,
+    # so a database restart costs a reconnect, not an error.
+    from psycopg_pool import ConnectionPool
+
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {
+            "min_size": 1,
+            "max_size": env_count("DATABASE_POOL_SIZE", 20, minimum=2),
+            "timeout": 30,
+            "check": ConnectionPool.check_connection,
+        }
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; the busy timeout
     # makes a writer wait for the lock instead of failing at once.
@@ -197,13 +215,36 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.01,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Redelivery of an unacknowledged message (a killed worker's) after this long.
+        # Searches do not wait for it: their leases and the sweeper recover them in
+        # well under a minute. It must outlast the longest task (a library import).
+        "visibility_timeout": 3600,
+        # A broker that is down must not hold a person's request for long: the
+        # search stays queued and the sweeper sends it once the broker is back.
+        "socket_connect_timeout": 3,
+        "socket_timeout": 10,
+        "retry_on_timeout": True,
+        "health_check_interval": 25,
+    }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
+# With a prefork pool, a killed child's message goes back to the queue instead of
+# being acknowledged and lost. (The threads pool has no children; leases cover it.)
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Publishing while the broker is down fails within about two seconds, not twenty.
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.25,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # a worker waits for the broker forever
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = False
 # Celery beat (make run: inside the worker, -B; compose: the "beat" service).
@@ -279,6 +320,40 @@ IQS_PRICE_PER_CALL_CNY = env_float("IQS_PRICE_PER_CALL_CNY", 0.0)
 # A search task has a 2-minute hard time limit, so a search queued or running
 # for 10 minutes has no worker behind it.
 STUCK_SEARCH_MINUTES = env_count("STUCK_SEARCH_MINUTES", 10, minimum=1)
+
+# --- Recovery: leases and the sweeper (webapp/search/leases.py) -----------------------
+# A running search's lease; the worker renews it every third of this. A killed
+# worker's searches are taken back this long after its last heartbeat.
+SEARCH_LEASE_SECONDS = env_count("SEARCH_LEASE_SECONDS", 30, minimum=3)
+# Each worker sweeps this often for searches left behind.
+SEARCH_SWEEP_SECONDS = env_float("SEARCH_SWEEP_SECONDS", 10.0)
+# Claims a search may take before it fails as "Interrupted".
+SEARCH_MAX_ATTEMPTS = env_count("SEARCH_MAX_ATTEMPTS", 3, minimum=1)
+# A lease is not renewed past this: every provider call ends well before (its own deadline).
+SEARCH_MAX_RUN_SECONDS = env_count("SEARCH_MAX_RUN_SECONDS", 300, minimum=30)
+# A queued search that never reached the broker is sent again after this...
+SEARCH_DISPATCH_GRACE_SECONDS = env_count("SEARCH_DISPATCH_GRACE_SECONDS", 5, minimum=1)
+# ...and one that reached it but was never claimed (a broker restart lost it) after this.
+SEARCH_REDISPATCH_SECONDS = env_count("SEARCH_REDISPATCH_SECONDS", 60, minimum=5)
+# A search still queued this long after it was made fails with a sentence.
+SEARCH_QUEUED_MAX_MINUTES = env_count("SEARCH_QUEUED_MAX_MINUTES", 30, minimum=1)
+# How long an API client's Idempotency-Key returns the first search.
+IDEMPOTENCY_KEY_HOURS = 24
+
+# --- Live pages (webapp/live/) ----------------------------------------------------------
+# Where a worker announces a search's changes to the web processes streaming it:
+# a Redis URL (production: the broker's Redis by default), or "file" for a folder
+# under var/ that web processes watch (the embedded default: no server needed).
+LIVE_UPDATES_URL = env_str(
+    "LIVE_UPDATES_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else "file"
+)
+if not LIVE_UPDATES_URL.startswith(("redis://", "rediss://", "unix://")) and (
+    LIVE_UPDATES_URL != "file"
+):
+    raise ImproperlyConfigured(
+        f"LIVE_UPDATES_URL must be a redis:// URL or 'file', got {LIVE_UPDATES_URL!r}"
+    )
+LIVE_UPDATES_DIR = VAR_DIR / "live"
 
 # --- Local library ----------------------------------------------------------------
 # The largest single image an import accepts (files, zip members, URLs, uploads).

@@ -21,7 +21,7 @@ from webapp.dashboard.services import (
     searches_delete_older_than,
     searches_retry_failed,
 )
-from webapp.search.models import Result, Search, Thumbnail, UserSearchLimit
+from webapp.search.models import IdempotencyKey, Result, Search, Thumbnail, UserSearchLimit
 
 
 class ResultInline(admin.TabularInline[Result, Search]):
@@ -179,3 +179,16 @@ class UserSearchLimitAdmin(admin.ModelAdmin[UserSearchLimit]):
     @admin.display(description="Joined", ordering="user__date_joined")
     def user_joined(self, limit: UserSearchLimit) -> object:
         return limit.user.date_joined
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(admin.ModelAdmin[IdempotencyKey]):
+    """API clients' Idempotency-Key headers: a retried POST returns the first search."""
+
+    list_display = ["key", "user", "search", "created_at"]
+    list_filter = ["created_at"]
+    search_fields = ["key", "user__username"]
+    date_hierarchy = "created_at"
+    list_select_related = ["user", "search"]
+    raw_id_fields = ["user", "search"]
+    readonly_fields = ["user", "key", "search", "created_at"]

@@ -24,7 +24,14 @@ class Search(models.Model):
 
     Status transitions (each one a conditional UPDATE in services):
         queued → running → done | failed | partial
+        running → queued        (the sweeper, when a lease ran out: the worker died)
+        queued | running → failed  (the sweeper, after MAX attempts or too long queued)
     A failed or partial search keeps the person's input so it can be re-run.
+
+    A running search is leased (webapp/search/leases.py): ``lease_token`` names
+    the claim and ``lease_expires_at`` is pushed forward by the worker's heartbeat.
+    Every write the worker makes is fenced by its token, so a claim taken back by
+    the sweeper can never add results beside the new one.
     """
 
     class Status(models.TextChoices):
@@ -68,6 +75,15 @@ class Search(models.Model):
     result_count = models.IntegerField(default=0)
     dropped_items = models.IntegerField(default=0)
     attempts = models.IntegerField(default=0)
+    lease_token = models.CharField(
+        max_length=32, blank=True, help_text="The claim of the worker running it, if any."
+    )
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="The running claim lapses then unless renewed."
+    )
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its task message last reached the broker."
+    )
     raw_response = models.JSONField(null=True, blank=True)
     answer_text = models.TextField(blank=True, help_text="A model's written answer, if any.")
     input_tokens = models.IntegerField(null=True, blank=True)
@@ -92,6 +108,12 @@ class Search(models.Model):
             models.Index(fields=["user", "-created_at"], name="search_user_recent"),
             # Dashboard/stuck detection: searches by status and age.
             models.Index(fields=["status", "created_at"], name="search_status_age"),
+            # The sweeper: unfinished searches only (a partial index stays tiny).
+            models.Index(
+                fields=["status", "lease_expires_at"],
+                name="search_unfinished",
+                condition=Q(status__in=["queued", "running"]),
+            ),
             # Dashboard traffic and quota: searches per provider over time.
             models.Index(fields=["provider", "created_at"], name="search_provider_age"),
             # Dashboard traffic, cost, quota and per-user usage by UTC day
@@ -132,6 +154,27 @@ class Search(models.Model):
     @property
     def was_rewritten(self) -> bool:
         return bool(self.query_sent) and self.query_sent != self.query
+
+
+class IdempotencyKey(models.Model):
+    """An API client's ``Idempotency-Key`` header, so a retried POST returns the first search.
+
+    Kept 24 hours (IDEMPOTENCY_KEY_HOURS); the unique constraint settles two
+    concurrent retries of the same key.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    key = models.CharField(max_length=255)
+    search = models.ForeignKey(Search, on_delete=models.CASCADE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.key}"
 
 
 class UserSearchLimit(models.Model):

@@ -12,10 +12,11 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
+from webapp.db_retry import TRANSIENT_DB_ERRORS, release_connection, retry_on_disconnect
 from webapp.imaging.safe_fetch import FetchError, fetch_url
+from webapp.live.bus import publish
 from webapp.providers.errors import ProviderError
 from webapp.providers.events import (
     Completed,
@@ -25,6 +26,7 @@ from webapp.providers.events import (
     ProviderEvent,
     TextDelta,
 )
+from webapp.search.leases import LeaseLost, lease_keeper, search_claim, search_write_fenced
 from webapp.search.models import Provider, Result, Search, Thumbnail, UserSearchLimit
 from webapp.search.provider_registry import provider_events, provider_info
 from webapp.search.query_images import query_image_bytes, query_image_store
@@ -34,10 +36,6 @@ from webapp.search.validation import clean_exclude_sites, clean_image_url, clean
 
 logger = logging.getLogger(__name__)
 
-QUEUE_DOWN_MESSAGE = (
-    "Loupe could not reach its task queue, so the search did not start. "
-    "Your search is saved; press “Run again” in a moment."
-)
 INTERNAL_ERROR_MESSAGE = (
     "Something went wrong inside Loupe while running this search. It has been logged; "
     "press “Run again” to retry."
@@ -163,23 +161,22 @@ def search_create(
 
 
 def search_dispatch(*, search_id: int) -> bool:
-    """Send the search to the queue. If the broker is down, fail it with a clear sentence.
+    """Send the search's task message to the broker; note when, so the sweeper knows.
 
-    Called after commit (never inside a transaction), so a worker always finds the row.
+    Called after commit (never inside a transaction), so a worker always finds the
+    row. If the broker is down the search simply stays queued, which is true: the
+    sweeper (webapp/search/leases.py) sends it again once the broker is back.
     """
     from webapp.search.tasks import run_search  # tasks import services; avoid a cycle
 
     try:
         run_search.delay(search_id)
-    except Exception:  # kombu raises several types (OperationalError, OSError...)
-        logger.exception("could not queue search %s", search_id)
-        Search.objects.filter(pk=search_id, status=Search.Status.QUEUED).update(
-            status=Search.Status.FAILED,
-            error_code="QueueUnavailable",
-            error_message=QUEUE_DOWN_MESSAGE,
-            finished_at=timezone.now(),
-        )
+    except Exception as exc:  # kombu raises several types (OperationalError, OSError...)
+        logger.warning("could not queue search %s yet (%s); the sweeper will", search_id, exc)
         return False
+    Search.objects.filter(pk=search_id, status=Search.Status.QUEUED).update(
+        dispatched_at=timezone.now()
+    )
     return True
 
 
@@ -201,6 +198,9 @@ def search_redispatch(*, search: Search) -> bool:
             error_code="",
             error_message="",
             stage="",
+            lease_token="",
+            lease_expires_at=None,
+            dispatched_at=None,
             started_at=None,
             results_at=None,
             finished_at=None,
@@ -250,40 +250,82 @@ def search_run(*, search_id: int) -> None:
     """Run a queued search: call the provider, keep what it sends as it sends it,
     fetch thumbnails alongside, and finish as done, partial or failed.
 
-    Safe to run twice: the queued → running claim is a conditional UPDATE, so a
-    second delivery of the same task finds nothing to claim and returns.
+    Safe to run twice: the claim (leases.search_claim) is a conditional UPDATE, so
+    a second delivery of the same task finds nothing to claim and returns. While
+    it runs, the worker's heartbeat renews its lease; if the worker dies, the
+    sweeper takes the search back and runs it again from a clean slate.
     """
-    claimed = Search.objects.filter(pk=search_id, status=Search.Status.QUEUED).update(
-        status=Search.Status.RUNNING, started_at=timezone.now(), attempts=F("attempts") + 1
-    )
-    if not claimed:
+    token = retry_on_disconnect(lambda: search_claim(search_id=search_id))
+    if token is None:
         return
-    search = Search.objects.get(pk=search_id)
-    with ThumbnailBatch() as thumbnails:
+    publish(search_id)
+    with lease_keeper.holding(search_id, token):
+        _run_claimed(_LeasedSearch(Search.objects.get(pk=search_id), token))
+
+
+def _run_claimed(run: _LeasedSearch) -> None:
+    search = run.search
+    with ThumbnailBatch(on_saved=lambda: publish(search.pk)) as thumbnails:
         try:
-            _ensure_query_image(search)
-            _collect_provider_events(search, thumbnails)
+            _ensure_query_image(run)
+            _collect_provider_events(run, thumbnails)
+        except LeaseLost:
+            logger.warning("search %s was taken back from this worker; stopping", search.pk)
+            return
         except ProviderError as exc:
             status = Search.Status.PARTIAL if exc.keeps_results else Search.Status.FAILED
             if status == Search.Status.PARTIAL and not search.result_count:
                 status = Search.Status.FAILED
-            _finish(search, status, code=exc.code, message=exc.message)
+            _finish(run, status, code=exc.code, message=exc.message)
             return
         except ValidationError as exc:
-            _finish(search, Search.Status.FAILED, code="BadQueryImage", message=exc.messages[0])
+            _finish(run, Search.Status.FAILED, code="BadQueryImage", message=exc.messages[0])
+            return
+        except TRANSIENT_DB_ERRORS as exc:
+            # The database stayed away past every retry; the lease runs out and the
+            # sweeper runs the search again once the database is back.
+            logger.warning("search %s stopped, database unavailable: %s", search.pk, exc)
             return
         except Exception:
-            logger.exception("search %s failed unexpectedly", search_id)
-            _finish(search, Search.Status.FAILED, code="Internal", message=INTERNAL_ERROR_MESSAGE)
+            logger.exception("search %s failed unexpectedly", search.pk)
+            _finish(run, Search.Status.FAILED, code="Internal", message=INTERNAL_ERROR_MESSAGE)
             return
-    _finish(search, Search.Status.DONE)
+    _finish(run, Search.Status.DONE)
 
 
-def _ensure_query_image(search: Search) -> None:
+class _LeasedSearch:
+    """A search this worker holds the lease of; every write goes through here, fenced.
+
+    A write that finds the lease gone (the sweeper took the search back) raises
+    LeaseLost instead of writing. Each write also announces the change to open
+    pages, and rides out a short database outage (webapp/db_retry.py).
+    """
+
+    def __init__(self, search: Search, token: str) -> None:
+        self.search = search
+        self.token = token
+
+    def update(self, **fields: object) -> None:
+        """Save these fields on the search, if the lease is still this run's."""
+        for name, value in fields.items():
+            setattr(self.search, name, value)
+
+        def write() -> int:
+            return Search.objects.filter(
+                pk=self.search.pk, lease_token=self.token, status=Search.Status.RUNNING
+            ).update(**fields)
+
+        if not retry_on_disconnect(write):
+            raise LeaseLost(self.search.pk)
+        publish(self.search.pk)
+
+
+def _ensure_query_image(run: _LeasedSearch) -> None:
     """A query image given by URL is fetched (safely) and stored before the provider call."""
+    search = run.search
     if search.query_image_url and not search.query_image:
-        search.query_image = _fetch_query_image(search.query_image_url)
-        search.save(update_fields=["query_image"])
+        release_connection()  # the fetch is a network wait
+        run.update(query_image=_fetch_query_image(search.query_image_url))
 
 
 def _fetch_query_image(url: str) -> str:
@@ -304,20 +346,22 @@ class _EventRecorder:
 
     Hits are written at once; text deltas are written at most every
     TEXT_FLUSH_SECONDS, since one UPDATE per token would only load the database.
+    After each event the thread hands its database connection back: the next
+    event is a network wait, and a worker runs many searches at once.
     """
 
     TEXT_FLUSH_SECONDS = 0.25
 
-    def __init__(self, search: Search, thumbnails: ThumbnailBatch) -> None:
-        self.search = search
+    def __init__(self, run: _LeasedSearch, thumbnails: ThumbnailBatch) -> None:
+        self.run = run
+        self.search = run.search
         self.thumbnails = thumbnails
-        self.next_rank = 1
         self.pending_text: list[str] = []
         self.last_flush = time.monotonic()
 
     def record(self, event: ProviderEvent) -> None:
         if isinstance(event, HitsFound):
-            self.next_rank = _store_hits(self.search, event.hits, first_rank=self.next_rank)
+            _store_hits(self.run, event.hits)
             self.thumbnails.submit(
                 Thumbnail.objects.filter(results__search=self.search, state="pending")
             )
@@ -333,60 +377,77 @@ class _EventRecorder:
             if event.answer_text:
                 # The provider's own full answer wins over the deltas we pieced
                 # together: a malformed event may have lost one of them.
-                self.search.answer_text = event.answer_text
-                self.search.save(update_fields=["answer_text"])
-            _store_summary(self.search, event)
+                self.run.update(answer_text=event.answer_text)
+            _store_summary(self.run, event)
         self.thumbnails.save_finished()
+        release_connection()
 
     def flush_text(self) -> None:
         if not self.pending_text:
             return
-        self.search.answer_text += "".join(self.pending_text)
+        text = self.search.answer_text + "".join(self.pending_text)
         self.pending_text = []
         self.last_flush = time.monotonic()
-        self.search.save(update_fields=["answer_text"])
+        self.run.update(answer_text=text)
 
     def _set_stage(self, stage: str) -> None:
         if stage != self.search.stage:
-            self.search.stage = stage[:60]
-            self.search.save(update_fields=["stage"])
+            self.run.update(stage=stage[:60])
 
 
-def _collect_provider_events(search: Search, thumbnails: ThumbnailBatch) -> None:
-    recorder = _EventRecorder(search, thumbnails)
+def _collect_provider_events(run: _LeasedSearch, thumbnails: ThumbnailBatch) -> None:
+    recorder = _EventRecorder(run, thumbnails)
+    release_connection()  # the provider's first answer is a network wait
     try:
-        for event in provider_events(search):
+        for event in provider_events(run.search):
             recorder.record(event)
     finally:
         # What arrived before a failure is kept (a cut stream ends as "partial").
         recorder.flush_text()
 
 
-def _store_hits(search: Search, hits: list[ImageHit], *, first_rank: int) -> int:
-    """Persist a batch of hits in arrival order; return the next free rank."""
-    thumbs = thumbnails_for_urls(hit.image_url for hit in hits)
-    rows = [
-        Result(
-            search=search,
-            rank=first_rank + offset,
-            title=hit.title[:500],
-            image_url=hit.image_url,
-            host_page_url=hit.host_page_url,
-            published_time=hit.published_time,
-            width=hit.width,
-            height=hit.height,
-            thumbnail=thumbs[hit.image_url],
-            score=getattr(hit, "score", None),
-            near_duplicate=getattr(hit, "near_duplicate", False),
-        )
-        for offset, hit in enumerate(hits)
-    ]
-    Result.objects.bulk_create(rows)
-    _adopt_library_thumbnails(hits, thumbs)
-    search.result_count += len(rows)
-    search.results_at = timezone.now()
-    search.save(update_fields=["result_count", "results_at"])
-    return first_rank + len(rows)
+def _store_hits(run: _LeasedSearch, hits: list[ImageHit]) -> None:
+    """Persist a batch of hits in arrival order, after those already stored.
+
+    Fenced and idempotent: it runs in one transaction that holds the lease, and a
+    retry after a cut-off commit finds the batch stored and adds nothing.
+    """
+    search = run.search
+    first_rank = search.result_count + 1
+
+    def write() -> int:
+        with search_write_fenced(search_id=search.pk, token=run.token):
+            thumbs = thumbnails_for_urls(hit.image_url for hit in hits)
+            rows = [
+                _result_row(search, first_rank + offset, hit, thumbs)
+                for offset, hit in enumerate(hits)
+            ]
+            Result.objects.bulk_create(rows, ignore_conflicts=True)
+            _adopt_library_thumbnails(hits, thumbs)
+            count = Result.objects.filter(search=search).count()
+            Search.objects.filter(pk=search.pk).update(
+                result_count=count, results_at=timezone.now()
+            )
+            return count
+
+    search.result_count = retry_on_disconnect(write)
+    publish(search.pk)
+
+
+def _result_row(search: Search, rank: int, hit: ImageHit, thumbs: dict[str, Thumbnail]) -> Result:
+    return Result(
+        search=search,
+        rank=rank,
+        title=hit.title[:500],
+        image_url=hit.image_url,
+        host_page_url=hit.host_page_url,
+        published_time=hit.published_time,
+        width=hit.width,
+        height=hit.height,
+        thumbnail=thumbs[hit.image_url],
+        score=getattr(hit, "score", None),
+        near_duplicate=getattr(hit, "near_duplicate", False),
+    )
 
 
 def _adopt_library_thumbnails(hits: list[ImageHit], thumbs: dict[str, Thumbnail]) -> None:
@@ -416,42 +477,35 @@ def _adopt_library_thumbnails(hits: list[ImageHit], thumbs: dict[str, Thumbnail]
         )
 
 
-def _store_summary(search: Search, summary: Completed) -> None:
-    search.request_id = summary.request_id[:100]
-    search.search_time_ms = summary.search_time_ms
-    search.provider_ms = round(summary.provider_ms)
-    search.dropped_items = summary.dropped_items
-    search.raw_response = summary.raw_response
+def _store_summary(run: _LeasedSearch, summary: Completed) -> None:
+    fields: dict[str, object] = {
+        "request_id": summary.request_id[:100],
+        "search_time_ms": summary.search_time_ms,
+        "provider_ms": round(summary.provider_ms),
+        "dropped_items": summary.dropped_items,
+        "raw_response": summary.raw_response,
+        **_usage_fields(summary),
+    }
     if summary.query_sent:
-        search.query_sent = summary.query_sent[:200]
-    usage_fields = _store_usage(search, summary)
-    search.save(
-        update_fields=[
-            "request_id",
-            "search_time_ms",
-            "provider_ms",
-            "dropped_items",
-            "raw_response",
-            "query_sent",
-            *usage_fields,
-        ]
-    )
+        fields["query_sent"] = summary.query_sent[:200]
+    run.update(**fields)
 
 
-def _store_usage(search: Search, summary: Completed) -> list[str]:
+def _usage_fields(summary: Completed) -> dict[str, object]:
     """Tokens, billable tool calls and the estimated cost, for providers that report them."""
     if summary.total_tokens is None and not summary.tool_calls:
-        return []
-    search.input_tokens = summary.input_tokens
-    search.output_tokens = summary.output_tokens
-    search.total_tokens = summary.total_tokens
-    search.tool_calls = summary.tool_calls
-    search.cost_cny = search_cost_cny(
-        tool_calls=summary.tool_calls,
-        input_tokens=summary.input_tokens or 0,
-        output_tokens=summary.output_tokens or 0,
-    )
-    return ["input_tokens", "output_tokens", "total_tokens", "tool_calls", "cost_cny"]
+        return {}
+    return {
+        "input_tokens": summary.input_tokens,
+        "output_tokens": summary.output_tokens,
+        "total_tokens": summary.total_tokens,
+        "tool_calls": summary.tool_calls,
+        "cost_cny": search_cost_cny(
+            tool_calls=summary.tool_calls,
+            input_tokens=summary.input_tokens or 0,
+            output_tokens=summary.output_tokens or 0,
+        ),
+    }
 
 
 def search_cost_cny(*, tool_calls: int, input_tokens: int, output_tokens: int) -> Decimal:
@@ -463,13 +517,18 @@ def search_cost_cny(*, tool_calls: int, input_tokens: int, output_tokens: int) -
     return cost.quantize(Decimal("0.00001"))
 
 
-def _finish(search: Search, status: str, *, code: str = "", message: str = "") -> None:
+def _finish(run: _LeasedSearch, status: str, *, code: str = "", message: str = "") -> None:
+    """End the run and give up its lease; a run whose lease was taken back writes nothing."""
     finished = timezone.now()
-    search.status = status
-    search.error_code = code[:100]
-    search.error_message = message
-    search.finished_at = finished
-    search.duration_ms = _ms_between(search.created_at, finished)
-    search.save(
-        update_fields=["status", "error_code", "error_message", "finished_at", "duration_ms"]
-    )
+    try:
+        run.update(
+            status=status,
+            error_code=code[:100],
+            error_message=message,
+            finished_at=finished,
+            duration_ms=_ms_between(run.search.created_at, finished),
+            lease_token="",
+            lease_expires_at=None,
+        )
+    except LeaseLost:
+        logger.warning("search %s was taken back before it finished here", run.search.pk)

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import httpx
 from django.conf import settings
 from django.utils import timezone
 
+from webapp.db_retry import release_connection, retry_on_disconnect
 from webapp.imaging.phash import dhash_bytes
 from webapp.imaging.safe_fetch import FetchError, fetch_url, make_fetch_client
 from webapp.imaging.thumbnails import ImageTooLarge, NotAnImage, make_thumbnail
@@ -127,15 +129,17 @@ class ThumbnailBatch:
 
     ``submit()`` starts fetching at once in a bounded thread pool; the caller
     saves finished ones with ``save_finished()`` whenever it has a moment (a
-    streaming provider does so between events), and ``close()`` waits for the
-    rest. Only the calling thread touches the database.
+    streaming provider does so between events), and ``close()`` saves the rest
+    as each one finishes. Only the calling thread touches the database, and it
+    calls ``on_saved`` after each save, so open pages can show the thumbnail.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_saved: Callable[[], None] | None = None) -> None:
         self._client = make_fetch_client()
         self._pool = ThreadPoolExecutor(max_workers=settings.THUMBNAIL_CONCURRENCY)
         self._running: list[Future[_Outcome]] = []
         self._seen: set[int] = set()
+        self._on_saved = on_saved
         self.ready = 0
 
     def submit(self, thumbnails: Iterable[Thumbnail]) -> None:
@@ -146,27 +150,31 @@ class ThumbnailBatch:
                 self._running.append(self._pool.submit(_fetch_safely, thumb, self._client))
 
     def save_finished(self) -> None:
-        still_running = []
-        for future in self._running:
-            if future.done():
-                self._save(future.result())
-            else:
-                still_running.append(future)
-        self._running = still_running
+        finished = [future for future in self._running if future.done()]
+        self._running = [future for future in self._running if not future.done()]
+        self._save_all(finished)
 
     def close(self) -> None:
-        """Wait for every fetch, save it, and release the pool and connections."""
+        """Wait for every fetch, saving each as it lands; release the pool and connections."""
         try:
-            for future in self._running:
-                self._save(future.result())
-            self._running = []
+            while self._running:
+                release_connection()  # the wait is the network's
+                done, pending = wait(self._running, return_when=FIRST_COMPLETED)
+                self._running = list(pending)
+                self._save_all(list(done))
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._client.close()
 
-    def _save(self, outcome: _Outcome) -> None:
-        _save_outcome(outcome)
-        self.ready += outcome.ok
+    def _save_all(self, finished: list[Future[_Outcome]]) -> None:
+        if not finished:
+            return
+        for future in finished:
+            outcome = future.result()
+            retry_on_disconnect(partial(_save_outcome, outcome))
+            self.ready += outcome.ok
+        if self._on_saved is not None:
+            self._on_saved()
 
     def __enter__(self) -> ThumbnailBatch:
         return self
