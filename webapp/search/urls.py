@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from webapp.live.views import search_live
 from webapp.search import views
 
 app_name = "search"
@@ -10,6 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("searches/", views.search_submit, name="submit"),
     path("searches/<int:pk>/", views.search_detail, name="detail"),
+    path("searches/<int:pk>/live/", search_live, name="live"),
     path("searches/<int:pk>/rerun/", views.search_rerun, name="rerun"),
     path("searches/<int:pk>/delete/", views.search_delete, name="delete"),
     path("results/<int:result_pk>/similar/", views.search_similar, name="similar"),

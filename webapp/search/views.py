@@ -85,11 +85,10 @@ def search_submit(request: AuthedRequest) -> HttpResponse:
     return render(request, "search/home.html", _home_context(request, form), status=400)
 
 
-@require_GET
-def search_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    search = _get_search_for_user(request, pk)
+def detail_context(request: AuthedRequest, search: Search) -> dict[str, object]:
+    """What the gallery page and its partials render (also the live stream, webapp/live/)."""
     filter_form = ResultFilterForm(request.GET or None)
-    context = {
+    return {
         "search": search,
         "results": search_results(search=search, filters=filter_form.filters()),
         "filter_form": filter_form,
@@ -105,6 +104,12 @@ def search_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             }
         ),
     }
+
+
+@require_GET
+def search_detail(request: AuthedRequest, pk: int) -> HttpResponse:
+    search = _get_search_for_user(request, pk)
+    context = detail_context(request, search)
     if request.htmx:
         # Polling stops by itself: the last partial answers 286.
         response_class = HttpResponseStopPolling if search.is_finished else HttpResponse
