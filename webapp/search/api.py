@@ -18,6 +18,8 @@ from webapp.search.models import Result, Search
 
 router = Router(tags=["searches"])
 
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
 
 class SearchIn(Schema):
     query: str = Field(
@@ -190,22 +192,40 @@ def _problem(exc: ValidationError) -> ProblemOut:
     description=(
         "Validates and queues a search. Send JSON for a text search, or multipart/form-data "
         "with an `image` file (and optional `query`) to search by image. Nothing is queued "
-        "when the input is invalid."
+        "when the input is invalid. Safe to retry with an `Idempotency-Key` header: the "
+        "same key within 24 hours returns the first search instead of making another. "
+        "A search accepted while the task queue is down stays `queued` and starts once "
+        "the queue is back."
     ),
     openapi_extra={
+        "parameters": [
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 255},
+                "description": "Any unique string; a retry with the same key returns the "
+                "first search (24 hours).",
+            }
+        ],
         "requestBody": {
             "required": True,
             "content": {
                 "application/json": {"schema": SearchIn.model_json_schema()},
                 "multipart/form-data": {"schema": _MULTIPART_SCHEMA},
             },
-        }
+        },
     },
 )
 def create_search(request: HttpRequest) -> Status[SearchQueued | ProblemOut]:
+    idempotency_key = request.headers.get("Idempotency-Key", "").strip()
+    if len(idempotency_key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        detail = f"Idempotency-Key must be at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters."
+        return Status(400, ProblemOut(detail=detail))
     try:
         payload, image = _read_search_input(request)
         search = services.search_create(
+            idempotency_key=idempotency_key,
             user=request.auth,  # type: ignore[attr-defined]
             query=payload.query,
             provider=payload.provider,
@@ -223,6 +243,8 @@ def create_search(request: HttpRequest) -> Status[SearchQueued | ProblemOut]:
     except ValidationError as exc:
         return Status(400, _problem(exc))
     url = reverse("search:detail", args=[search.pk])
+    # Read back: the status is what the row says now (a retry may find it done).
+    search.refresh_from_db(fields=["status"])
     return Status(202, SearchQueued(id=search.pk, status=search.status, url=url))
 
 

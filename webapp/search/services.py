@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from webapp.db_retry import TRANSIENT_DB_ERRORS, release_connection, retry_on_disconnect
@@ -27,7 +27,14 @@ from webapp.providers.events import (
     TextDelta,
 )
 from webapp.search.leases import LeaseLost, lease_keeper, search_claim, search_write_fenced
-from webapp.search.models import Provider, Result, Search, Thumbnail, UserSearchLimit
+from webapp.search.models import (
+    IdempotencyKey,
+    Provider,
+    Result,
+    Search,
+    Thumbnail,
+    UserSearchLimit,
+)
 from webapp.search.provider_registry import provider_events, provider_info
 from webapp.search.query_images import query_image_bytes, query_image_store
 from webapp.search.query_rewrite import rewrite_query
@@ -120,13 +127,20 @@ def search_create(
     exclude_sites: str = "",
     image: bytes | None = None,
     image_url: str = "",
+    idempotency_key: str = "",
 ) -> Search:
     """Validate, save a queued Search, and queue its task once the row is committed.
 
     ``image`` is an uploaded file's bytes; ``image_url`` an address the worker
     will fetch safely. Raises ValidationError for bad input and
     SearchLimitReached over the daily limit; in both cases nothing is queued.
+    With an ``idempotency_key`` (an API client's retry), the search first made
+    with that key in the last IDEMPOTENCY_KEY_HOURS is returned instead.
     """
+    if idempotency_key:
+        earlier = _search_for_idempotency_key(user, idempotency_key)
+        if earlier is not None:
+            return earlier
     has_image = image is not None or bool(image_url.strip())
     provider = _provider_for(provider, has_image=has_image)
     text, sites = _validated_input(
@@ -145,6 +159,34 @@ def search_create(
             stored = query_image_store(image)
         except ValidationError as exc:
             raise ValidationError({"image": exc.messages}) from exc
+    try:
+        return _save_queued_search(
+            user=user,
+            idempotency_key=idempotency_key,
+            provider=provider,
+            text=text,
+            sites=sites,
+            query_image=stored.name if stored else "",
+            query_image_url=clean_url,
+        )
+    except IntegrityError:
+        # A concurrent retry with the same key saved its search first: that one counts.
+        earlier = _search_for_idempotency_key(user, idempotency_key) if idempotency_key else None
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _save_queued_search(
+    *,
+    user: User,
+    idempotency_key: str,
+    provider: str,
+    text: str,
+    sites: list[str],
+    query_image: str,
+    query_image_url: str,
+) -> Search:
     with transaction.atomic():
         search = Search.objects.create(
             user=user,
@@ -153,11 +195,21 @@ def search_create(
             query=text,
             query_sent=rewrite_query(text) if provider == Provider.IQS else text,
             exclude_sites=",".join(sites),
-            query_image=stored.name if stored else "",
-            query_image_url=clean_url,
+            query_image=query_image,
+            query_image_url=query_image_url,
         )
+        if idempotency_key:
+            IdempotencyKey.objects.create(user=user, key=idempotency_key, search=search)
         transaction.on_commit(lambda: search_dispatch(search_id=search.pk))
     return search
+
+
+def _search_for_idempotency_key(user: User, key: str) -> Search | None:
+    """The search made with this key within IDEMPOTENCY_KEY_HOURS; an older key is forgotten."""
+    cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
+    IdempotencyKey.objects.filter(user=user, key=key, created_at__lt=cutoff).delete()
+    found = IdempotencyKey.objects.filter(user=user, key=key).select_related("search").first()
+    return found.search if found is not None else None
 
 
 def search_dispatch(*, search_id: int) -> bool:
