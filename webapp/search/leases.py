@@ -226,6 +226,8 @@ def searches_sweep(*, now: datetime | None = None) -> SweepReport:
 
 
 def _take_back_lapsed_leases(now: datetime, report: SweepReport) -> None:
+    from webapp.search.services import search_dispatch  # services import this module
+
     lapsed = Search.objects.filter(status=Search.Status.RUNNING).filter(
         Q(lease_expires_at__lt=now)
         # Rows claimed before leases existed carry none; a run is never older than this.
@@ -247,6 +249,7 @@ def _take_back_lapsed_leases(now: datetime, report: SweepReport) -> None:
             stage="",
         ):
             report.requeued.append(search_id)
+            search_dispatch(search_id=search_id)  # if the broker is down, a later sweep sends it
 
 
 def _fail_queued_too_long(now: datetime, report: SweepReport) -> None:

@@ -1,0 +1,243 @@
+"""Faults with real processes: a worker killed with SIGKILL mid-search, a broker that is
+down when the search is made, a broker restarted without persistence. Each search must
+end by itself, with its results, none duplicated.
+
+The worker runs exactly as production runs it (scripts/worker.sh: the threads pool),
+with short leases so the test takes seconds rather than a minute.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.models import User
+
+from tests.fixtures.services import running_in_ci, skip_or_fail
+from tests.test_end_to_end_worker import ROOT, _database_url, _drop_broker_connections
+from webapp.celery import app as celery_app
+from webapp.search.models import Result, Search
+from webapp.search.services import search_create
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """A Redis of this test's own, on a free port, keeping nothing on disk."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = _free_port()
+        self.folder = folder
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            skip_or_fail("redis-server is not installed (apt-get install redis-server)")
+        self.process = subprocess.Popen(
+            [
+                *(str(binary), "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.folder)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for(lambda: _accepts(self.port), 10, "Redis to start")
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def use_broker(redis_server: RedisServer) -> Iterator[str]:
+    """Point this test process's Celery at the test's own Redis."""
+    if running_in_ci() and django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        pytest.fail("CI=true needs DATABASE_URL=postgres://… for the fault tests")
+    conf = celery_app.conf
+    saved = (conf.broker_url, conf.broker_transport, conf.broker_transport_options)
+    conf.update(
+        broker_url=redis_server.url,
+        # Without a server the embedded default names its own disk transport; not here.
+        broker_transport=None,
+        broker_transport_options={"socket_connect_timeout": 1, "socket_timeout": 3},
+    )
+    _drop_broker_connections()
+    yield redis_server.url
+    conf.update(broker_url=saved[0], broker_transport=saved[1], broker_transport_options=saved[2])
+    _drop_broker_connections()
+
+
+class Workers:
+    """Starts production-shape workers (scripts/worker.sh) and kills them."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.started: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"worker-{len(self.started)}.log").open("wb")
+        process = subprocess.Popen(
+            ["./scripts/worker.sh", "--without-heartbeat"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        self.started.append(process)
+        return process
+
+    def logs(self) -> str:
+        return "\n".join(
+            path.read_text(errors="replace")[-3000:]
+            for path in sorted(self.log_dir.glob("worker-*.log"))
+        )
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGKILL)
+                process.wait(10)
+
+
+@pytest.fixture
+def workers(use_broker: str, emulator: Any, tmp_path: Path, settings: Any) -> Iterator[Workers]:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": use_broker,
+        "LOUPE_VAR_DIR": str(tmp_path / "var"),
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "SECRET_KEY": "faults-only",
+        "IQS_API_KEY": "faults-key",
+        "IQS_BASE_URL": emulator.url,
+        "FETCH_PRIVATE_ALLOWLIST": f"127.0.0.1:{emulator.port}",
+        "WORKER_CONCURRENCY": "8",
+        # Short leases and sweeps: the same mechanism, in seconds rather than a minute.
+        "SEARCH_LEASE_SECONDS": "3",
+        "SEARCH_SWEEP_SECONDS": "0.5",
+        "SEARCH_DISPATCH_GRACE_SECONDS": "1",
+        "SEARCH_REDISPATCH_SECONDS": "5",
+    }
+    started = Workers(env, tmp_path)
+    yield started
+    started.stop_all()
+    emulator.reset()
+
+
+def _wait_until_finished(search: Search, seconds: float, workers: Workers) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        search.refresh_from_db()
+        if search.is_finished:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"search still {search.status} after {seconds} s\n{workers.logs()}")
+
+
+def _assert_complete_and_unduplicated(search: Search, workers: Workers) -> None:
+    assert search.status == "done", f"{search.error_message}\n{workers.logs()}"
+    ranks = list(
+        Result.objects.filter(search=search).order_by("rank").values_list("rank", flat=True)
+    )
+    assert ranks == list(range(1, 21))
+    assert search.result_count == 20
+    urls = Result.objects.filter(search=search).values_list("image_url", flat=True)
+    assert len(set(urls)) == 20
+
+
+def test_a_search_whose_worker_is_killed_finishes_on_the_next_worker(
+    owner: User, workers: Workers, redis_server: RedisServer, emulator: Any
+) -> None:
+    redis_server.start()
+    emulator.set_timing(iqs_latency=4.0)  # the worker dies while it waits on IQS
+    first = workers.start()
+    search = search_create(user=owner, query="lion", provider="iqs")
+    _wait_for(lambda: Search.objects.get(pk=search.pk).status == "running", 60, "the claim")
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+
+    emulator.set_timing(iqs_latency=0.2)
+    workers.start()
+    _wait_until_finished(search, 60, workers)
+    _assert_complete_and_unduplicated(search, workers)
+    assert search.attempts == 2
+
+
+def test_a_search_made_while_the_broker_is_down_starts_when_it_is_back(
+    owner: User, workers: Workers, redis_server: RedisServer
+) -> None:
+    search = search_create(user=owner, query="lion", provider="iqs")
+    search.refresh_from_db()
+    assert (search.status, search.dispatched_at, search.error_code) == ("queued", None, "")
+
+    redis_server.start()
+    workers.start()
+    _wait_until_finished(search, 60, workers)
+    _assert_complete_and_unduplicated(search, workers)
+
+
+def test_searches_a_broker_forgot_in_a_restart_are_sent_again(
+    owner: User, workers: Workers, redis_server: RedisServer
+) -> None:
+    redis_server.start()
+    searches = [search_create(user=owner, query="lion", provider="iqs") for _ in range(3)]
+    for search in searches:
+        search.refresh_from_db()
+        assert search.dispatched_at is not None  # the messages reached Redis...
+    redis_server.kill()  # ...which restarts without persistence: they are gone
+    redis_server.start()
+
+    workers.start()
+    for search in searches:
+        _wait_until_finished(search, 60, workers)
+        _assert_complete_and_unduplicated(search, workers)
