@@ -55,12 +55,15 @@ def test_dead_images_are_shown_as_unavailable(owner_client: Client, owner: User)
     assert "<img src" not in html
 
 
-def test_a_running_search_keeps_polling(owner_client: Client, owner: User) -> None:
+def test_a_running_search_listens_and_polls_only_while_the_stream_is_down(
+    owner_client: Client, owner: User
+) -> None:
     search = make_search(owner, status="running")
     response = owner_client.get(_url(search.pk), headers={"HX-Request": "true"})
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'hx-trigger="every 1s' in html
+    assert 'sse-swap="results,done"' in html
+    assert 'hx-trigger="every 2s [window.loupeLiveDown' in html
     # An open "Save to…" menu pauses the refresh, so it is not swapped away.
     assert ".save-menu:not([hidden])" in html
 
@@ -70,7 +73,8 @@ def test_a_finished_search_stops_polling(owner_client: Client, owner: User) -> N
     make_result(search, 1)
     response = owner_client.get(_url(search.pk), headers={"HX-Request": "true"})
     assert response.status_code == 286
-    assert "every 1s" not in response.content.decode()
+    assert "every 2s" not in response.content.decode()
+    assert "sse-swap" not in response.content.decode()
     assert "<html" not in response.content.decode()  # the partial, not the page
 
 
