@@ -51,6 +51,7 @@ IMAGE_SHARE = 0.2  # of searches: by image (image_search); the rest by text (IQS
 POLL_SECONDS = 1.0  # as the gallery's htmx polling (hx-trigger="every 1s")
 WATCH_LIMIT_SECONDS = 180.0  # past a search task's 2-minute hard limit: then it is lost
 STREAM_READ_TIMEOUT = 60.0  # seconds of silence on the live stream before giving up
+RECONNECT_SECONDS = 1.0  # as the stream's "retry: 1000" tells a browser
 COLLECTION_NAME = "Load test"
 LIVE_STREAM_NAME = "/searches/[id]/live/ (stream)"  # the whole watch, as its own entry
 QUERIES = (
@@ -99,8 +100,9 @@ class RunState:
     """What the run learns as it goes (greenlets share one thread: no lock needed)."""
 
     live_missing: bool = False  # /live/ answered 404: the stream has not landed; poll
-    live_streams: int = 0
-    polled: int = 0
+    live_streams: int = 0  # searches watched to "done" on the live stream
+    reconnects: int = 0  # streams that broke before "done" (each an error) and were reopened
+    polled: int = 0  # searches watched by polling
     run_requests_per_second: float = 0.0  # measured before the final checks add theirs
     settled: bool = False
 
@@ -171,10 +173,12 @@ class LoupeUser(HttpUser):
             catch_response=True,
             name="/api/v1/collections (create)",
         ) as answer:
-            # 400: another simulated person on the same account made it a moment ago.
+            # 400 is fine when another simulated person on the same account (more
+            # people than accounts) made it a moment ago: then it is there now.
             if answer.status_code == 400:
-                answer.success()
-                return self._find_collection()
+                found = self._find_collection()
+                _judge(answer, found is not None)
+                return found
             if _judge(answer, answer.status_code == 201):
                 return int(answer.json()["id"])
         return None
@@ -223,14 +227,24 @@ class LoupeUser(HttpUser):
     # --- watching until done
 
     def _watch(self, search_id: int) -> None:
-        if not RUN.live_missing and self._watch_live(search_id):
-            RUN.live_streams += 1
-            return
-        RUN.polled += 1
-        self._watch_polling(search_id)
+        """Watch as the page does: the live stream, reconnecting as EventSource does; else poll."""
+        deadline = time.monotonic() + WATCH_LIMIT_SECONDS
+        while not RUN.live_missing and time.monotonic() < deadline:
+            outcome = self._watch_live(search_id, deadline)
+            if outcome == "done":
+                RUN.live_streams += 1
+                return
+            if outcome == "refused":
+                return  # EventSource gives up on an error status; the final check still asks
+            if outcome == "broken":
+                RUN.reconnects += 1
+                time.sleep(RECONNECT_SECONDS)  # the stream's "retry:"; then the page reconnects
+        if RUN.live_missing:
+            RUN.polled += 1
+            self._watch_polling(search_id, deadline)
 
-    def _watch_live(self, search_id: int) -> bool:
-        """Follow the live stream to its "done" event; False when the server has none (404)."""
+    def _watch_live(self, search_id: int, deadline: float) -> str:
+        """One connection to the live stream: "done", "broken", "refused" or "missing" (404)."""
         started, started_at = time.monotonic(), time.time()
         answer = self.client.get(
             f"/searches/{search_id}/live/",
@@ -244,11 +258,13 @@ class LoupeUser(HttpUser):
             if answer.status_code == 404:
                 answer.success()  # expected while the live stream has not landed
                 RUN.live_missing = True
-                return False
+                return "missing"
             is_stream = answer.headers.get("Content-Type", "").startswith("text/event-stream")
             if not _judge(answer, answer.status_code == 200 and is_stream):
-                return True  # a broken stream is an error, not a reason to poll
-        received, problem = self._read_live(answer, search_id, started)
+                answer.close()
+                return "refused"
+        received, problem = self._read_live(answer, search_id, deadline)
+        # The whole stream as its own entry: from asking to "done" (or to the break).
         self.environment.events.request.fire(
             request_type="SSE",
             name=LIVE_STREAM_NAME,
@@ -260,10 +276,10 @@ class LoupeUser(HttpUser):
             start_time=started_at,
             url=f"/searches/{search_id}/live/",
         )
-        return True
+        return "broken" if problem is not None else "done"
 
     def _read_live(
-        self, answer: ResponseContextManager, search_id: int, started: float
+        self, answer: ResponseContextManager, search_id: int, deadline: float
     ) -> tuple[int, Exception | None]:
         """(bytes read, the problem or None) for one stream, noting the first image and done."""
         parser = SseParser()
@@ -278,7 +294,7 @@ class LoupeUser(HttpUser):
                     if event.event == "done":
                         LOG.done(search_id, at=now)
                         return received, None
-                if time.monotonic() - started > WATCH_LIMIT_SECONDS:
+                if time.monotonic() > deadline:
                     return received, StreamError("no done event within the watch limit")
             return received, StreamError("the stream closed before its done event")
         except RequestException as exc:  # a read timeout or a reset connection
@@ -286,9 +302,8 @@ class LoupeUser(HttpUser):
         finally:
             answer.close()
 
-    def _watch_polling(self, search_id: int) -> None:
+    def _watch_polling(self, search_id: int, deadline: float) -> None:
         """What htmx does without the stream: the results partial every second until 286."""
-        deadline = time.monotonic() + WATCH_LIMIT_SECONDS
         while time.monotonic() < deadline:
             with self.client.get(
                 f"/searches/{search_id}/",
@@ -420,14 +435,18 @@ def _report(environment: Environment, **kwargs: Any) -> None:
     report = build_report(
         log=LOG,
         endpoints=_endpoint_rows(environment),
-        errors=[(StatsError.parse_error(e.error), e.occurrences) for e in stats.errors.values()],
+        errors=[
+            (f"{e.method} {e.name}", StatsError.parse_error(e.error), e.occurrences)
+            for e in stats.errors.values()
+        ],
         requests_per_second=RUN.run_requests_per_second or stats.total.total_rps,
         settings={
             "host": environment.host,
             "users": environment.parsed_options.num_users if environment.parsed_options else "?",
             "duration": CONFIG.duration,
             "grace_s": CONFIG.grace_seconds,
-            "watched_by": f"live stream {RUN.live_streams}, polling {RUN.polled}",
+            "watched_by": f"live stream {RUN.live_streams} (reconnects {RUN.reconnects}), "
+            f"polling {RUN.polled}",
         },
     )
     print(format_report(report), flush=True)

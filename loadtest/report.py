@@ -148,10 +148,10 @@ def error_kind(error: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
-def errors_by_kind(errors: list[tuple[str, int]], log: SearchLog) -> dict[str, int]:
-    """Locust's (error text, occurrences), plus searches that ended in "failed"."""
+def errors_by_kind(errors: list[tuple[str, str, int]], log: SearchLog) -> dict[str, int]:
+    """Locust's (where, error text, occurrences), plus searches that ended in "failed"."""
     kinds: Counter[str] = Counter()
-    for text, occurrences in errors:
+    for _, text, occurrences in errors:
         kinds[error_kind(text)] += occurrences
     for record in log.records.values():
         if record.status == "failed":
@@ -163,11 +163,15 @@ def build_report(
     *,
     log: SearchLog,
     endpoints: list[dict[str, Any]],
-    errors: list[tuple[str, int]],
+    errors: list[tuple[str, str, int]],
     requests_per_second: float,
     settings: dict[str, Any],
 ) -> dict[str, Any]:
-    """The whole report, as JSON-ready data. ``endpoints``: one row per Locust entry."""
+    """The whole report, as JSON-ready data.
+
+    ``endpoints``: one row per Locust entry; ``errors``: Locust's (where, error
+    text, occurrences), "where" being the entry's method and name.
+    """
     found_errors = errors_by_kind(errors, log)
     counts = search_counts(log)
     return {
@@ -175,6 +179,10 @@ def build_report(
         "requests_per_second": round(requests_per_second, 2),
         "endpoints": endpoints,
         "errors": found_errors,
+        "error_detail": [
+            {"where": where, "kind": error_kind(text), "count": count, "error": text[:300]}
+            for where, text, count in sorted(errors, key=lambda e: -e[2])
+        ],
         "searches": counts,
         "timings": search_timings(log),
         "passed": not found_errors and counts["lost"] == 0,
@@ -215,6 +223,8 @@ def format_report(report: dict[str, Any]) -> str:
             )
     errors = report["errors"]
     lines.append("Errors: " + (", ".join(f"{k}: {n}" for k, n in errors.items()) or "none"))
+    for detail in report["error_detail"][:10]:
+        lines.append(f"  {detail['count']:>5} x {detail['where']}: {detail['error'][:120]}")
     lines.append("PASSED" if report["passed"] else "FAILED (errors or lost searches)")
     return "\n".join(lines)
 

@@ -39,7 +39,9 @@ def a_log() -> SearchLog:
     return log
 
 
-def report_of(log: SearchLog, errors: list[tuple[str, int]] | None = None) -> dict[str, object]:
+def report_of(
+    log: SearchLog, errors: list[tuple[str, str, int]] | None = None
+) -> dict[str, object]:
     return build_report(
         log=log,
         endpoints=[ENDPOINT],
@@ -109,10 +111,21 @@ def test_request_errors_and_failed_searches_fail_the_run() -> None:
     log.submitted(4, kind="image", owner="loadtest-2", at=150.0)
     log.confirm(4, status="failed", error_code="Throttling.RateQuota", at=160.0)
 
-    report = report_of(log, [("CatchResponseError('HTTP 500')", 2), ("HTTPError('500 x')", 1)])
+    report = report_of(
+        log,
+        [
+            ("GET /history/", "CatchResponseError('HTTP 500')", 2),
+            ("SSE /searches/[id]/live/ (stream)", "ChunkedEncodingError(ProtocolError())", 1),
+        ],
+    )
 
-    assert report["errors"] == {"HTTP 500": 3, "search failed (Throttling.RateQuota)": 1}
+    assert report["errors"] == {
+        "ChunkedEncodingError": 1,
+        "HTTP 500": 2,
+        "search failed (Throttling.RateQuota)": 1,
+    }
     assert exit_code(report) == 1
+    assert "2 x GET /history/: CatchResponseError('HTTP 500')" in format_report(report)
 
 
 def test_the_printed_report_shows_the_figures() -> None:
