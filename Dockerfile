@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # Loupe's production image. One image, four roles (see compose.yaml): gunicorn
-# web (the default CMD), the Celery worker, the one-shot migration and the
-# provider emulator.
+# web (the default CMD, scripts/web.sh), the Celery worker (scripts/worker.sh), beat
+# (scripts/beat.sh), the one-shot migration and the provider emulator.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -67,12 +67,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD python -c "import http.client, os; h = (os.environ.get('ALLOWED_HOSTS') or 'localhost').split(',')[0].strip().lstrip('.'); h = 'localhost' if h in ('', '*') else h; c = http.client.HTTPConnection('127.0.0.1', 8000, timeout=4); c.request('GET', '/api/v1/openapi.json', headers={'Host': h}); raise SystemExit(c.getresponse().status != 200)"
 
-CMD ["gunicorn", "webapp.wsgi", \
-     "--bind", "0.0.0.0:8000", \
-     "--threads", "4", \
-     "--worker-tmp-dir", "/dev/shm", \
-     "--timeout", "60", \
-     "--graceful-timeout", "20", \
-     "--max-requests", "1000", \
-     "--max-requests-jitter", "100", \
-     "--access-logfile", "-"]
+# The web server: gunicorn supervising uvicorn (ASGI) workers, exactly as `make web`
+# runs it (scripts/web.sh holds the flags; WEB_CONCURRENCY is the worker count).
+CMD ["./scripts/web.sh"]

@@ -303,7 +303,9 @@ UPLOAD_URL_MAX_AGE_SECONDS = env_count("UPLOAD_URL_MAX_AGE_SECONDS", 15 * 60, mi
 FETCH_PRIVATE_ALLOWLIST = env_host_ports("FETCH_PRIVATE_ALLOWLIST")
 FETCH_MAX_BYTES = env_count("FETCH_MAX_BYTES", 15 * 1024 * 1024, minimum=1024)
 FETCH_TIMEOUT_SECONDS = env_float("FETCH_TIMEOUT_SECONDS", 8.0)
-THUMBNAIL_CONCURRENCY = env_count("THUMBNAIL_CONCURRENCY", 8, minimum=1)
+# Images one process fetches at once, shared by all the searches it runs; decoding them
+# is bounded separately, by the cores (webapp/cpu.py).
+THUMBNAIL_CONCURRENCY = env_count("THUMBNAIL_CONCURRENCY", 32, minimum=1)
 THUMBNAIL_MAX_SIDE = 320
 
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL")

@@ -133,7 +133,8 @@ def test_with_the_stream_blocked_the_page_polls_to_the_end(browser: Any, asgi_se
     page.route("**/live/**", lambda route: route.abort())
     search = _running_search()
     page.goto(f"{asgi_server}/searches/{search.pk}/")
-    page.wait_for_function("window.loupeLiveDown === true")
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.loupeLiveDown") is True
     _store_results(search, range(1, 3))
     _finish(search)
     page.wait_for_selector("#results[aria-busy=false]")

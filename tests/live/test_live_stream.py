@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client, RequestFactory
+from django.test import AsyncClient, Client, RequestFactory
 
 from tests.factories import make_result
 from webapp.live import bus
@@ -42,26 +42,34 @@ def test_an_event_puts_every_line_in_its_own_data_field() -> None:
     assert sse_event("update", "<a>\n<b>") == "event: update\ndata: <a>\ndata: <b>\n\n"
 
 
-async def _body(response: Any) -> str:
-    return "".join([chunk.decode() async for chunk in response.streaming_content])
+async def _get_live(owner: User, search: Search) -> tuple[Any, str]:
+    """The stream as an ASGI server serves it, read to its end."""
+    client = AsyncClient()
+    await client.aforce_login(owner)
+    response = await client.get(f"/searches/{search.pk}/live/")
+    body = "".join([chunk.decode() async for chunk in response.streaming_content])
+    return response, body
 
 
 # Committed rows: the stream reads the database from a thread of its own.
 @pytest.mark.django_db(transaction=True)
-def test_a_finished_search_is_sent_whole_once_and_the_stream_ends(
-    owner: User, owner_client: Client
-) -> None:
+def test_a_finished_search_is_sent_whole_once_and_the_stream_ends(owner: User) -> None:
     search = _search(owner, status="done", result_count=1)
     make_result(search, 1, title="A lion at rest")
-    response = owner_client.get(f"/searches/{search.pk}/live/")
+    response, body = asyncio.run(_get_live(owner, search))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/event-stream")
     assert response["Cache-Control"].startswith("no-cache")
-    body = asyncio.run(_body(response))
     events = _events(body)
     assert [name for name, _ in events] == ["done"]
     assert "A lion at rest" in events[0][1]
     assert "sse-swap" not in events[0][1]  # the final partial listens for nothing more
+
+
+def test_a_wsgi_server_gets_no_stream_and_the_page_polls(owner: User, owner_client: Client) -> None:
+    # A WSGI server would buffer the stream to its end; 204 stops the browser reconnecting.
+    search = _search(owner, status="running")
+    assert owner_client.get(f"/searches/{search.pk}/live/").status_code == 204
 
 
 def test_a_strangers_search_is_not_found(owner: User, stranger_client: Client) -> None:

@@ -24,7 +24,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
-from django.http import Http404, HttpRequest, StreamingHttpResponse
+from django.core.handlers.asgi import ASGIRequest
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -58,10 +59,14 @@ def sse_event(name: str, html: str) -> str:
 
 
 @require_GET
-async def search_live(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+async def search_live(request: HttpRequest, pk: int) -> HttpResponse:
     user = await request.auser()
     if user.pk is None or not await Search.objects.filter(pk=pk, user_id=user.pk).aexists():
         raise Http404("No such search")
+    if not isinstance(request, ASGIRequest):
+        # A WSGI server (Django's test server, a misconfigured deploy) would buffer
+        # the whole stream. 204 tells the browser not to reconnect; the page polls.
+        return HttpResponse(status=204)
     page_request = _as_detail_request(request, pk)
     response = StreamingHttpResponse(
         _stream(page_request, pk), content_type="text/event-stream; charset=utf-8"

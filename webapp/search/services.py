@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from webapp.cpu import on_cpu
 from webapp.db_retry import TRANSIENT_DB_ERRORS, release_connection, retry_on_disconnect
 from webapp.imaging.safe_fetch import FetchError, fetch_url
 from webapp.live.bus import publish
@@ -390,7 +391,7 @@ def _fetch_query_image(url: str) -> str:
         )
     except FetchError as exc:
         raise ValidationError(f"Could not fetch the query image: {exc.message}") from exc
-    return query_image_store(fetched.content).name
+    return on_cpu(query_image_store, fetched.content).name
 
 
 class _EventRecorder:

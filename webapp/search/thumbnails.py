@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 
+from webapp.cpu import on_cpu
 from webapp.db_retry import release_connection, retry_on_disconnect
 from webapp.imaging.phash import dhash_bytes
 from webapp.imaging.safe_fetch import FetchError, fetch_url, make_fetch_client
@@ -73,7 +75,7 @@ def _fetch_one(thumbnail: Thumbnail, client: httpx.Client) -> _Outcome:
             allowlist=settings.FETCH_PRIVATE_ALLOWLIST,
             client=client,
         )
-        thumb = make_thumbnail(fetched.content, max_side=settings.THUMBNAIL_MAX_SIDE)
+        thumb = on_cpu(make_thumbnail, fetched.content, max_side=settings.THUMBNAIL_MAX_SIDE)
     except (FetchError, NotAnImage, ImageTooLarge) as exc:
         code = getattr(exc, "code", type(exc).__name__)
         message = getattr(exc, "message", str(exc))
@@ -124,6 +126,26 @@ def _save_outcome(outcome: _Outcome) -> None:
     Thumbnail.objects.filter(pk=outcome.thumbnail_id).update(**fields)
 
 
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _fetch_pool() -> ThreadPoolExecutor:
+    """The process's image fetchers, shared by every search it runs at once.
+
+    One pool, not one per search: a worker runs many searches in threads, and a
+    pool each would start THUMBNAIL_CONCURRENCY threads per search. Fetching is a
+    network wait; the decoding inside it goes through the CPU pool (webapp/cpu.py).
+    """
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=settings.THUMBNAIL_CONCURRENCY, thread_name_prefix="thumbnail-fetch"
+            )
+        return _pool
+
+
 class ThumbnailBatch:
     """Fetch thumbnails in the background while the caller goes on.
 
@@ -136,7 +158,7 @@ class ThumbnailBatch:
 
     def __init__(self, on_saved: Callable[[], None] | None = None) -> None:
         self._client = make_fetch_client()
-        self._pool = ThreadPoolExecutor(max_workers=settings.THUMBNAIL_CONCURRENCY)
+        self._pool = _fetch_pool()
         self._running: list[Future[_Outcome]] = []
         self._seen: set[int] = set()
         self._on_saved = on_saved
@@ -163,7 +185,8 @@ class ThumbnailBatch:
                 self._running = list(pending)
                 self._save_all(list(done))
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            for future in self._running:  # only after an error: drop what has not started
+                future.cancel()
             self._client.close()
 
     def _save_all(self, finished: list[Future[_Outcome]]) -> None:
