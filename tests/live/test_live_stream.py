@@ -47,7 +47,7 @@ async def _get_live(owner: User, search: Search) -> tuple[Any, str]:
     client = AsyncClient()
     await client.aforce_login(owner)
     response = await client.get(f"/searches/{search.pk}/live/")
-    body = "".join([chunk.decode() async for chunk in response.streaming_content])
+    body = "".join([chunk.decode() async for chunk in response.streaming_content])  # type: ignore[attr-defined]
     return response, body
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -59,7 +60,7 @@ def sse_event(name: str, html: str) -> str:
 
 
 @require_GET
-async def search_live(request: HttpRequest, pk: int) -> HttpResponse:
+async def search_live(request: HttpRequest, pk: int) -> HttpResponseBase:
     user = await request.auser()
     if user.pk is None or not await Search.objects.filter(pk=pk, user_id=user.pk).aexists():
         raise Http404("No such search")
