@@ -9,7 +9,8 @@ between rounds:
    time) an uploaded JPEG to image_search;
 2. opens the gallery the form redirects to, and watches it until the search is
    done: the live stream ``/searches/<id>/live/`` (Server-Sent Events) when the
-   server has it, else htmx's 1 s polling of the same page;
+   server has it, else (404, or 204 from a WSGI server) htmx's 1 s polling of
+   the page;
 3. opens their history and a collection.
 
 When the time is up, every search submitted is checked through the JSON API,
@@ -99,7 +100,7 @@ _next_account = itertools.count()
 class RunState:
     """What the run learns as it goes (greenlets share one thread: no lock needed)."""
 
-    live_missing: bool = False  # /live/ answered 404: the stream has not landed; poll
+    live_missing: bool = False  # /live/ answered 404 or 204: no stream here; poll instead
     live_streams: int = 0  # searches watched to "done" on the live stream
     reconnects: int = 0  # streams that broke before "done" (each an error) and were reopened
     polled: int = 0  # searches watched by polling
@@ -255,8 +256,10 @@ class LoupeUser(HttpUser):
             timeout=(10, STREAM_READ_TIMEOUT),
         )
         with answer:
-            if answer.status_code == 404:
-                answer.success()  # expected while the live stream has not landed
+            # 404: the live stream has not landed; 204: the server cannot stream (under
+            # WSGI) and tells the page to poll. Either way the page polls, and so do we.
+            if answer.status_code in (204, 404):
+                answer.success()
                 RUN.live_missing = True
                 return "missing"
             is_stream = answer.headers.get("Content-Type", "").startswith("text/event-stream")
