@@ -118,17 +118,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # worker runs up to WORKER_CONCURRENCY searches in threads and ASGI runs each
     # request in a new thread, so thread-held connections would exhaust
     # PostgreSQL's max_connections. A run hands its connection back while it waits
-    # on the network. ``check`` tests a pooled connection before handing it out,
-    # so a database restart costs a reconnect, not an error.
-    from psycopg_pool import ConnectionPool
-
+    # on the network. With CONN_HEALTH_CHECKS, Django has the pool test a connection
+    # before handing it out, so a database restart costs a reconnect, not an error.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
         "pool": {
             "min_size": 1,
             "max_size": env_count("DATABASE_POOL_SIZE", 20, minimum=2),
             "timeout": 30,
-            "check": ConnectionPool.check_connection,
         }
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
