@@ -175,6 +175,21 @@ class _Hub:
             await asyncio.sleep(FILE_POLL_SECONDS)
 
 
+_draining = False
+
+
+def drain_streams() -> None:
+    """This process is stopping: every open stream ends now (its page reconnects elsewhere)."""
+    global _draining
+    _draining = True
+    for hub in list(_hubs.values()):
+        hub.wake_all()
+
+
+def draining() -> bool:
+    return _draining
+
+
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Hub] = weakref.WeakKeyDictionary()
 
 

@@ -31,7 +31,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from webapp.live.bus import changes
+from webapp.live.bus import changes, draining
 from webapp.search.models import Result, Search
 from webapp.search.views import detail_context
 
@@ -93,6 +93,8 @@ async def _stream(request: HttpRequest, search_id: int) -> AsyncIterator[str]:
     if finished:
         return
     async for _ in changes(search_id, every=KEEPALIVE_SECONDS):
+        if draining():
+            return  # this server process is stopping; the page reconnects to another
         frame, finished = await sync_to_async(_next_frame)(request, search_id, state)
         yield frame or ": keep-alive\n\n"
         if finished or time.monotonic() - started > STREAM_MAX_SECONDS:
