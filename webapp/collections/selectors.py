@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from webapp.collections.models import (
 from webapp.imaging.phash import near_duplicate
 from webapp.search.models import Result, Search, Thumbnail
 from webapp.search.selectors import ResultFilters
+from webapp.search.thumbnails import url_hash
 
 # dHash bits two copies of one picture may differ by (resized, recompressed,
 # re-hosted). Measured on the emulator's pictures: copies 0–5, others 18 and up.
@@ -139,6 +140,21 @@ def saved_image_urls(*, user: User, search: Search) -> set[str]:
     """Which of a search's image URLs the user keeps in any collection (one query)."""
     urls = CollectionItem.objects.filter(
         collection__user=user, image_url__in=search.results.values("image_url")
+    ).values_list("image_url", flat=True)
+    return set(urls)
+
+
+def saved_among(*, user: User, image_urls: Iterable[str]) -> set[str]:
+    """Which of these image URLs the user keeps in any collection.
+
+    One query down the image-hash index, so a gallery poll costs a few index
+    probes whatever the size of the person's collections.
+    """
+    hashes = {url_hash(url) for url in image_urls}
+    if not hashes:
+        return set()
+    urls = CollectionItem.objects.filter(
+        image_url_hash__in=hashes, collection__user=user
     ).values_list("image_url", flat=True)
     return set(urls)
 

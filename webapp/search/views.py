@@ -22,9 +22,8 @@ from webapp.search.models import Provider, Result, Search
 from webapp.search.provider_registry import web_providers_emulated
 from webapp.search.query_images import content_type_of, media_path, name_from_signed, preview_name
 from webapp.search.selectors import (
-    result_sites,
+    search_gallery,
     search_history_for,
-    search_results,
     thumbnail_for_viewer,
 )
 
@@ -88,12 +87,14 @@ def search_submit(request: AuthedRequest) -> HttpResponse:
 def detail_context(request: AuthedRequest, search: Search) -> dict[str, object]:
     """What the gallery page and its partials render (also the live stream, webapp/live/)."""
     filter_form = ResultFilterForm(request.GET or None)
+    filters = filter_form.filters()
+    gallery = search_gallery(search=search, filters=filters)  # one query for cards and sites
     return {
         "search": search,
-        "results": search_results(search=search, filters=filter_form.filters()),
+        "results": gallery.results,
         "filter_form": filter_form,
-        "filters": filter_form.filters(),
-        "sites": result_sites(search=search),
+        "filters": filters,
+        "sites": gallery.sites,
         "rerun_form": SearchForm(
             initial={
                 "query": search.query,

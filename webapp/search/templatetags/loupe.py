@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any, cast
+
 from django import template
 from django.utils.safestring import SafeString
 
 from webapp.search.markdown import render_safe_markdown
-from webapp.search.models import Search
+from webapp.search.models import Result, Search
 from webapp.search.provider_registry import provider_label as _provider_label
-from webapp.search.selectors import site_of
+from webapp.search.selectors import CardLinks, GalleryCard, gallery_card, site_of
 
 register = template.Library()
 
@@ -57,3 +60,33 @@ def stage_text(search: Search) -> str:
 def safe_markdown(text: str) -> SafeString:
     """A model's answer as safe HTML: everything escaped, then a little Markdown."""
     return render_safe_markdown(text or "")
+
+
+_LINKS_KEY = "loupe.card_links"
+
+
+@register.simple_tag(takes_context=True)
+def card_of(
+    context: template.Context,
+    result: Result,
+    saved_urls: Collection[str] | str = (),
+    new_result_ids: Collection[int] | str = (),
+) -> GalleryCard:
+    """A result's card values (search.selectors.gallery_card), its URLs reversed once a page.
+
+    A variable missing from the context arrives as "", which means "none".
+    """
+    # dicts[0] lives as long as the whole page's render; each included card gets
+    # a fresh dict above it. Django's {% include %} caches its templates there too.
+    page_cache = cast(dict[str, Any], context.render_context.dicts[0])
+    links = page_cache.get(_LINKS_KEY)
+    if links is None:
+        request = context.get("request")
+        links = CardLinks.for_page(request.get_full_path() if request is not None else "")
+        page_cache[_LINKS_KEY] = links
+    return gallery_card(
+        result,
+        links=links,
+        saved=bool(saved_urls) and result.image_url in saved_urls,
+        is_new=bool(new_result_ids) and result.pk in new_result_ids,
+    )
