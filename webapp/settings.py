@@ -316,8 +316,8 @@ SEARCHES_PER_USER_PER_DAY = env_int("SEARCHES_PER_USER_PER_DAY", None, minimum=0
 IQS_DAILY_QUOTA = env_count("IQS_DAILY_QUOTA", 1000, minimum=1)
 # IQS's documents publish no per-call price; 0 shows IQS calls as "not priced".
 IQS_PRICE_PER_CALL_CNY = env_float("IQS_PRICE_PER_CALL_CNY", 0.0)
-# A search task has a 2-minute hard time limit, so a search queued or running
-# for 10 minutes has no worker behind it.
+# Leases recover a dead worker's searches within a minute (below), so a search
+# queued or running for 10 minutes means something is wrong beyond one worker.
 STUCK_SEARCH_MINUTES = env_count("STUCK_SEARCH_MINUTES", 10, minimum=1)
 
 # --- Recovery: leases and the sweeper (webapp/search/leases.py) -----------------------
