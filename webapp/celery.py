@@ -21,9 +21,11 @@ def _start_sweeper(**_: object) -> None:
     In the worker, not in beat: a deployment that runs no beat still recovers,
     and the sweep needs only the database, so it works while the broker is down.
     """
-    from webapp.search.leases import sweeper
+    from webapp.library.recovery import library_uploads_sweep
+    from webapp.live.bus import forget_old_files
+    from webapp.search.leases import searches_sweep, sweeper
 
-    sweeper.start()
+    sweeper.start([searches_sweep, library_uploads_sweep, forget_old_files])
 
 
 @worker_shutting_down.connect

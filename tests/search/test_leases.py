@@ -173,7 +173,7 @@ def test_the_heartbeat_renews_the_leases_it_holds(owner: User) -> None:
     soon = timezone.now() + timedelta(seconds=1)
     Search.objects.filter(pk=search.pk).update(lease_expires_at=soon)
     keeper = LeaseKeeper()
-    with keeper.holding(search.pk, token):
+    with keeper.holding(Search, search.pk, token):
         assert keeper.renew_once() == 1
     search.refresh_from_db()
     assert search.lease_expires_at is not None and search.lease_expires_at > soon

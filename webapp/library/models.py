@@ -23,8 +23,10 @@ class ImportRun(models.Model):
     Status transitions (conditional UPDATEs in services):
         queued → running → done | failed
     An upload starts queued (its task runs it); the command starts running.
-    A run that died half-way stays "running"; importing the same files again
-    resumes it in effect, since images already stored are skipped by hash.
+    An upload whose worker died goes back to queued when its lease runs out and
+    runs again (images already stored are skipped by hash), or fails after
+    SEARCH_MAX_ATTEMPTS claims. A command run that died half-way stays "running";
+    importing the same files again resumes it in effect.
     """
 
     class Status(models.TextChoices):
@@ -68,9 +70,18 @@ class ImportRun(models.Model):
     embedding_error = models.TextField(
         blank=True, help_text="Why embedding stopped during this run; library_reindex catches up."
     )
+    # An upload run by a worker is leased like a search (webapp/search/leases.py):
+    # a killed worker's run goes back to the queue (webapp/library/recovery.py).
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.IntegerField(default=0)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    # A lease is not renewed past this (the task's old hard limit).
+    MAX_RUN_SECONDS = 1900
 
     class Meta:
         ordering = ["-created_at"]

@@ -16,6 +16,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -31,6 +32,7 @@ from webapp.library import processing
 from webapp.library.models import ImportRun, LibraryImage, LibraryIndexState
 from webapp.library.processing import Limits, Outcome, Processed, Skipped
 from webapp.library.sources import BadEntry, ImportItem, collect_items, parse_sidecar
+from webapp.search.leases import lease_keeper
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +216,10 @@ def _finish(run: ImportRun, status: str, message: str = "") -> None:
     run.status = status
     run.error_message = message
     run.finished_at = timezone.now()
-    run.save(update_fields=["status", "error_message", "finished_at"])
+    run.lease_token, run.lease_expires_at = "", None
+    run.save(
+        update_fields=["status", "error_message", "finished_at", "lease_token", "lease_expires_at"]
+    )
 
 
 # --- staff uploads -------------------------------------------------------------------
@@ -263,7 +268,7 @@ def library_upload_create(*, user: User, files: Sequence[UploadedFile]) -> Impor
             staging_dir=staging,
             total=len(files),
         )
-        transaction.on_commit(lambda: _dispatch_upload(run.pk))
+        transaction.on_commit(lambda: dispatch_upload(run_id=run.pk))
     return run
 
 
@@ -277,31 +282,52 @@ def _safe_name(raw: str, *, taken: set[str]) -> str:
     return name
 
 
-def _dispatch_upload(run_id: int) -> None:
+def dispatch_upload(*, run_id: int) -> bool:
+    """Send the upload's task to the broker; if it is down the run stays queued.
+
+    The sweeper (webapp/library/recovery.py) sends it again once the broker is back.
+    """
     from webapp.library.tasks import process_upload  # tasks import services; avoid a cycle
 
     try:
         process_upload.delay(run_id)
-    except Exception:  # kombu raises several types when the broker is down
-        logger.exception("could not queue library import %s", run_id)
-        ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.QUEUED).update(
-            status=ImportRun.Status.FAILED,
-            error_message="Loupe could not reach its task queue, so the import did not start.",
-            finished_at=timezone.now(),
-        )
+    except Exception as exc:  # kombu raises several types when the broker is down
+        logger.warning("could not queue library import %s yet (%s)", run_id, exc)
+        return False
+    ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.QUEUED).update(
+        dispatched_at=timezone.now()
+    )
+    return True
 
 
 def library_upload_process(*, run_id: int) -> None:
     """Import a queued upload's staged files, inline (the Celery worker is the parallelism).
 
-    Safe to run twice: the queued → running claim is a conditional UPDATE.
+    Safe to run twice: the queued → running claim is a conditional UPDATE. The
+    claim is leased; if this worker dies, the run is claimed again from the start
+    (its counters too), and images the first attempt stored count as duplicates.
     """
+    token = uuid.uuid4().hex
+    now = timezone.now()
     claimed = ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.QUEUED).update(
-        status=ImportRun.Status.RUNNING, started_at=timezone.now()
+        status=ImportRun.Status.RUNNING,
+        started_at=now,
+        lease_token=token,
+        lease_expires_at=now + timedelta(seconds=settings.SEARCH_LEASE_SECONDS),
+        attempts=F("attempts") + 1,
+        processed=0,
+        added=0,
+        duplicates=0,
+        failed=0,
+        bad_files=[],
     )
     if not claimed:
         return
-    run = ImportRun.objects.get(pk=run_id)
+    with lease_keeper.holding(ImportRun, run_id, token):
+        _process_claimed_upload(ImportRun.objects.get(pk=run_id))
+
+
+def _process_claimed_upload(run: ImportRun) -> None:
     folder = Path(settings.MEDIA_ROOT) / run.staging_dir
     collected = collect_items([str(folder)]) if folder.is_dir() else None
     if collected is None:

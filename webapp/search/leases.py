@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
 
 from webapp.search.models import Result, Search
@@ -115,57 +115,61 @@ def search_write_fenced(*, search_id: int, token: str) -> Iterator[None]:
 
 @dataclass
 class _Held:
+    model: type[Model]
     token: str
     since: float = field(default_factory=time.monotonic)
 
 
 class LeaseKeeper:
-    """Renews the leases of every search this process is running, from one thread.
+    """Renews the leases of every job this process is running, from one thread.
 
-    A run registers with ``holding()``; the thread renews all registered leases
-    in one UPDATE. A run older than SEARCH_MAX_RUN_SECONDS is no longer renewed:
-    a thread stuck past every deadline then loses its claim to the sweeper.
+    A job (a search, a library upload) registers with ``holding()``; the thread
+    renews all registered leases, one UPDATE per kind of job. A job older than
+    SEARCH_MAX_RUN_SECONDS (uploads: their own limit) is no longer renewed: a
+    thread stuck past every deadline then loses its claim to the sweeper.
     """
 
     def __init__(self) -> None:
-        self._held: dict[int, _Held] = {}
+        self._held: dict[tuple[type[Model], int], _Held] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
     @contextmanager
-    def holding(self, search_id: int, token: str) -> Iterator[None]:
+    def holding(self, model: type[Model], pk: int, token: str) -> Iterator[None]:
         self._ensure_thread()
         with self._lock:
-            self._held[search_id] = _Held(token)
+            self._held[(model, pk)] = _Held(model, token)
         try:
             yield
         finally:
             with self._lock:
-                self._held.pop(search_id, None)
+                self._held.pop((model, pk), None)
 
-    def tokens_to_renew(self) -> list[str]:
-        cutoff = time.monotonic() - settings.SEARCH_MAX_RUN_SECONDS
+    def tokens_to_renew(self) -> dict[type[Model], list[str]]:
+        now = time.monotonic()
+        by_model: dict[type[Model], list[str]] = {}
         with self._lock:
-            return [held.token for held in self._held.values() if held.since > cutoff]
+            for held in self._held.values():
+                if now - held.since < _max_run_seconds(held.model):
+                    by_model.setdefault(held.model, []).append(held.token)
+        return by_model
 
     def renew_once(self) -> int:
-        tokens = self.tokens_to_renew()
-        if not tokens:
-            return 0
         until = timezone.now() + timedelta(seconds=lease_seconds())
-        return Search.objects.filter(lease_token__in=tokens, status=Search.Status.RUNNING).update(
-            lease_expires_at=until
-        )
+        renewed = 0
+        for model, tokens in self.tokens_to_renew().items():
+            renewed += model._default_manager.filter(
+                lease_token__in=tokens, status="running"
+            ).update(lease_expires_at=until)
+        return renewed
 
     def _ensure_thread(self) -> None:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
             self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._run, name="search-lease-heartbeat", daemon=True
-            )
+            self._thread = threading.Thread(target=self._run, name="lease-heartbeat", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
@@ -175,6 +179,10 @@ class LeaseKeeper:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _max_run_seconds(model: type[Model]) -> float:
+    return float(getattr(model, "MAX_RUN_SECONDS", settings.SEARCH_MAX_RUN_SECONDS))
 
 
 lease_keeper = LeaseKeeper()
@@ -298,22 +306,29 @@ def _fail(rows: QuerySet[Search], now: datetime, code: str, message: str) -> boo
 
 
 class Sweeper:
-    """Runs ``searches_sweep`` every SEARCH_SWEEP_SECONDS in a daemon thread of a worker."""
+    """Runs sweeps every SEARCH_SWEEP_SECONDS in a daemon thread of a worker.
+
+    The worker names them (webapp/celery.py): this module's ``searches_sweep`` and
+    the library's, so this module needs to know nothing of the library.
+    """
 
     def __init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._jobs: list[Callable[[], object]] = []
 
-    def start(self) -> None:
+    def start(self, jobs: list[Callable[[], object]]) -> None:
         if self._thread is not None and self._thread.is_alive():
             return
+        self._jobs = jobs
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="search-sweeper", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="sweeper", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(settings.SEARCH_SWEEP_SECONDS):
-            _in_own_connection(searches_sweep, "sweep searches")
+            for job in self._jobs:
+                _in_own_connection(job, f"run {job.__name__}")
 
     def stop(self) -> None:
         self._stop.set()

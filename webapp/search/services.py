@@ -312,7 +312,7 @@ def search_run(*, search_id: int) -> None:
     if token is None:
         return
     publish(search_id)
-    with lease_keeper.holding(search_id, token):
+    with lease_keeper.holding(Search, search_id, token):
         _run_claimed(_LeasedSearch(Search.objects.get(pk=search_id), token))
 
 

@@ -6,15 +6,20 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from webapp.library.recovery import library_uploads_sweep
 from webapp.search.leases import searches_sweep
 
 
 class Command(BaseCommand):
-    help = "Re-queue, re-send or fail searches left behind by a dead worker or a lost message."
+    help = (
+        "Re-queue, re-send or fail searches and library uploads left behind by a dead "
+        "worker or a lost message."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         report = searches_sweep()
+        uploads = library_uploads_sweep()
         self.stdout.write(
-            f"re-queued {len(report.requeued)}, failed {len(report.failed)}, "
-            f"sent again {len(report.redispatched)}"
+            f"searches: re-queued {len(report.requeued)}, failed {len(report.failed)}, "
+            f"sent again {len(report.redispatched)}; library uploads recovered {len(uploads)}"
         )
