@@ -96,8 +96,10 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def use_broker(redis_server: RedisServer) -> Iterator[str]:
+def use_broker(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Point this test process's Celery at the test's own Redis."""
+    # Celery reads CELERY_BROKER_URL from the environment before its own setting.
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_server.url)
     if running_in_ci() and django_settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         pytest.fail("CI=true needs DATABASE_URL=postgres://… for the fault tests")
     conf = celery_app.conf

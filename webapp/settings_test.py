@@ -22,3 +22,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # Request threads of the live server (browser tests) must not keep connections
 # open, or PostgreSQL refuses to drop the test database at the end.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# No connection pool in the test process: the pool keeps connections open after
+# Django "closes" them, and PostgreSQL then refuses to drop the test database.
+# (The worker and web processes that tests start run webapp.settings, pool and all.)
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
