@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import TypedDict, cast
+from typing import TypedDict
 from urllib.parse import quote, urlsplit
 
 from django.contrib.auth.models import User
@@ -15,7 +14,6 @@ from django.db.models import QuerySet
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import dateformat, timezone
-from django.utils.safestring import SafeString
 
 from webapp.search.models import Result, Search, Thumbnail
 
@@ -163,7 +161,7 @@ class CardLinks:
 
 
 class GalleryCard(TypedDict):
-    """One result as its card shows it: HTML-escaped strings to print, booleans to branch on.
+    """One result as its card shows it: strings to print, booleans to branch on.
 
     A dict rather than a dataclass: the template engine tries ``card[key]`` first
     and falls back to attributes only after an exception, at every lookup.
@@ -195,17 +193,6 @@ class GalleryCard(TypedDict):
     saved: bool
 
 
-def _escaped(value: object) -> object:
-    """Strings HTML-escaped once, as autoescaping would print them (it skips safe strings).
-
-    A card prints some values several times (the title four); escaping each once
-    here spares the template an escape at every use.
-    """
-    if isinstance(value, str):
-        return SafeString(html.escape(value))
-    return value
-
-
 def _text(value: int | None) -> str:
     return "" if value is None else str(value)
 
@@ -215,7 +202,7 @@ def _date_texts(moment: datetime | None) -> tuple[str, str]:
     if moment is None:
         return "", ""
     local = timezone.localtime(moment)
-    return dateformat.format(local, "c"), dateformat.format(local, "j M Y")
+    return local.isoformat(), dateformat.format(local, "j M Y")  # "c" is isoformat()
 
 
 def _source(page_url: str) -> str:
@@ -224,14 +211,14 @@ def _source(page_url: str) -> str:
     return "page" if page_url else "image"
 
 
-def gallery_card(
+def card_values(
     result: Result, *, links: CardLinks, saved: bool = False, is_new: bool = False
 ) -> GalleryCard:
     thumb = result.thumbnail
     width, height = result.real_width, result.real_height
     date_iso, date_text = _date_texts(result.published_time)
     ready = thumb is not None and thumb.state == Thumbnail.State.READY
-    values = {
+    values: GalleryCard = {
         "rank": str(result.rank),
         "title": result.title,
         "heading": result.title or "Untitled",
@@ -261,7 +248,7 @@ def gallery_card(
         ),
         "saved": saved,
     }
-    return cast(GalleryCard, {key: _escaped(value) for key, value in values.items()})
+    return values
 
 
 def thumbnail_for_viewer(*, user: User, digest: str) -> Thumbnail | None:

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import lru_cache
 from typing import Any, cast
 
 from django import template
+from django.template.loader import get_template
+from django.utils.html import escape
 from django.utils.safestring import SafeString
 
 from webapp.search.markdown import render_safe_markdown
 from webapp.search.models import Result, Search
 from webapp.search.provider_registry import provider_label as _provider_label
-from webapp.search.selectors import CardLinks, GalleryCard, gallery_card, site_of
+from webapp.search.selectors import CardLinks, card_values, site_of
 
 register = template.Library()
 
@@ -63,19 +66,50 @@ def safe_markdown(text: str) -> SafeString:
 
 
 _LINKS_KEY = "loupe.card_links"
+# Stands in for the CSRF token in remembered cards: the token is masked afresh for
+# every page, so it is put in after the card's HTML is fetched.
+_CSRF_SLOT = "csrf0slot0for0a0card0token"
+_CSRF_INPUT = f'<input type="hidden" name="csrfmiddlewaretoken" value="{_CSRF_SLOT}">'
+
+
+@lru_cache(maxsize=2048)
+def _card_markup(values: tuple[tuple[str, object], ...]) -> str:
+    """The HTML of one card, remembered per distinct card (about 2 kB each).
+
+    A gallery is polled every second and a page shows the same cards each time;
+    rendering them was most of the page's cost. The markup reads nothing but the
+    card's values (the key) and the CSRF slot, so the same key gives the same HTML.
+    """
+    card_template = get_template("search/_card_markup.html")
+    return card_template.render({"c": dict(values), "csrf_token": _CSRF_SLOT})
 
 
 @register.simple_tag(takes_context=True)
-def card_of(
+def gallery_card(
     context: template.Context,
     result: Result,
     saved_urls: Collection[str] | str = (),
     new_result_ids: Collection[int] | str = (),
-) -> GalleryCard:
-    """A result's card values (search.selectors.gallery_card), its URLs reversed once a page.
+) -> SafeString:
+    """A result's card (search/_card_markup.html), from its values in search.selectors.
 
     A variable missing from the context arrives as "", which means "none".
     """
+    card = card_values(
+        result,
+        links=_links_of_page(context),
+        saved=bool(saved_urls) and result.image_url in saved_urls,
+        is_new=bool(new_result_ids) and result.pk in new_result_ids,
+    )
+    markup = _card_markup(tuple(card.items()))
+    token = context.get("csrf_token")
+    if not token or token == "NOTPROVIDED":  # noqa: S105 (Django's "no token" marker)
+        return SafeString(markup.replace(_CSRF_INPUT, ""))  # what {% csrf_token %} prints then
+    return SafeString(markup.replace(_CSRF_SLOT, escape(str(token))))
+
+
+def _links_of_page(context: template.Context) -> CardLinks:
+    """The cards' URLs, reversed once a page (they depend on the request's script prefix)."""
     # dicts[0] lives as long as the whole page's render; each included card gets
     # a fresh dict above it. Django's {% include %} caches its templates there too.
     page_cache = cast(dict[str, Any], context.render_context.dicts[0])
@@ -84,9 +118,4 @@ def card_of(
         request = context.get("request")
         links = CardLinks.for_page(request.get_full_path() if request is not None else "")
         page_cache[_LINKS_KEY] = links
-    return gallery_card(
-        result,
-        links=links,
-        saved=bool(saved_urls) and result.image_url in saved_urls,
-        is_new=bool(new_result_ids) and result.pk in new_result_ids,
-    )
+    return cast(CardLinks, links)
