@@ -146,6 +146,33 @@ def _fetch_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+_in_flight: dict[int, Future[_Outcome]] = {}
+_in_flight_lock = threading.Lock()
+
+
+def _fetch_once(
+    pool: ThreadPoolExecutor, thumbnail: Thumbnail, client: httpx.Client
+) -> Future[_Outcome]:
+    """The fetch of this thumbnail, shared with any search in this process already fetching it.
+
+    Many people searching the same words at once get the same image URLs; each
+    image is then fetched and decoded once, and every search saves the outcome.
+    """
+    with _in_flight_lock:
+        future = _in_flight.get(thumbnail.pk)
+        if future is None:
+            future = pool.submit(_fetch_safely, thumbnail, client)
+            _in_flight[thumbnail.pk] = future
+            future.add_done_callback(partial(_forget_fetch, thumbnail.pk))
+        return future
+
+
+def _forget_fetch(thumbnail_id: int, future: Future[_Outcome]) -> None:
+    with _in_flight_lock:
+        if _in_flight.get(thumbnail_id) is future:
+            del _in_flight[thumbnail_id]
+
+
 class ThumbnailBatch:
     """Fetch thumbnails in the background while the caller goes on.
 
@@ -169,7 +196,7 @@ class ThumbnailBatch:
         for thumb in thumbnails:
             if thumb.state == Thumbnail.State.PENDING and thumb.pk not in self._seen:
                 self._seen.add(thumb.pk)
-                self._running.append(self._pool.submit(_fetch_safely, thumb, self._client))
+                self._running.append(_fetch_once(self._pool, thumb, self._client))
 
     def save_finished(self) -> None:
         finished = [future for future in self._running if future.done()]
