@@ -23,6 +23,7 @@ SECTIONS = [
     ("embeddings", "Local library with an embedding backend (issue 4, section 3)"),
     ("collections", "Collections: page and exports (issue 5)"),
     ("dashboard", "Staff dashboard with 100,000 searches (issue 6)"),
+    ("pipeline", "Search pipeline: capacity, mixed load, live streams (issue 9)"),
     ("pages", "Pages under load (issue 9)"),
 ]
 
