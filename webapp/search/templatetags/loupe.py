@@ -5,7 +5,6 @@ from functools import lru_cache
 from typing import Any, cast
 
 from django import template
-from django.template.loader import get_template
 from django.utils.html import escape
 from django.utils.safestring import SafeString
 
@@ -73,15 +72,16 @@ _CSRF_INPUT = f'<input type="hidden" name="csrfmiddlewaretoken" value="{_CSRF_SL
 
 
 @lru_cache(maxsize=2048)
-def _card_markup(values: tuple[tuple[str, object], ...]) -> str:
+def _card_markup(card_template: template.Template, values: tuple[tuple[str, object], ...]) -> str:
     """The HTML of one card, remembered per distinct card (about 2 kB each).
 
     A gallery is polled every second and a page shows the same cards each time;
     rendering them was most of the page's cost. The markup reads nothing but the
-    card's values (the key) and the CSRF slot, so the same key gives the same HTML.
+    card's values and the CSRF slot, so the same key gives the same HTML. The
+    compiled template is part of the key: when the dev server reloads an edited
+    template, the cards follow.
     """
-    card_template = get_template("search/_card_markup.html")
-    return card_template.render({"c": dict(values), "csrf_token": _CSRF_SLOT})
+    return card_template.render(template.Context({"c": dict(values), "csrf_token": _CSRF_SLOT}))
 
 
 @register.simple_tag(takes_context=True)
@@ -101,7 +101,11 @@ def gallery_card(
         saved=bool(saved_urls) and result.image_url in saved_urls,
         is_new=bool(new_result_ids) and result.pk in new_result_ids,
     )
-    markup = _card_markup(tuple(card.items()))
+    # The engine's own compiled template (cached by its loader), as {% include %} uses.
+    page_template = context.template
+    assert page_template is not None  # set while a template renders this tag
+    card_template = page_template.engine.get_template("search/_card_markup.html")
+    markup = _card_markup(card_template, tuple(card.items()))
     token = context.get("csrf_token")
     if not token or token == "NOTPROVIDED":  # noqa: S105 (Django's "no token" marker)
         return SafeString(markup.replace(_CSRF_INPUT, ""))  # what {% csrf_token %} prints then
