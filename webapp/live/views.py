@@ -31,6 +31,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
+from webapp.db_retry import release_connection
 from webapp.live.bus import changes, draining
 from webapp.search.models import Result, Search
 from webapp.search.views import detail_context
@@ -64,6 +65,9 @@ async def search_live(request: HttpRequest, pk: int) -> HttpResponseBase:
     user = await request.auser()
     if user.pk is None or not await Search.objects.filter(pk=pk, user_id=user.pk).aexists():
         raise Http404("No such search")
+    # The checks above ran in this request's own thread; hand its database connection
+    # back to the pool now, or an open stream would hold it for minutes.
+    await sync_to_async(release_connection)()
     if not isinstance(request, ASGIRequest):
         # A WSGI server (Django's test server, a misconfigured deploy) would buffer
         # the whole stream. 204 tells the browser not to reconnect; the page polls.
@@ -102,7 +106,18 @@ async def _stream(request: HttpRequest, search_id: int) -> AsyncIterator[str]:
 
 
 def _next_frame(request: HttpRequest, search_id: int, state: _PageState) -> tuple[str, bool]:
-    """The event to send now ("" if nothing changed) and whether the stream is over."""
+    """The event to send now ("" if nothing changed) and whether the stream is over.
+
+    The database connection goes back to the pool after each frame: a stream waits
+    far longer between frames than it reads, and hundreds may be open at once.
+    """
+    try:
+        return _render_frame(request, search_id, state)
+    finally:
+        release_connection()
+
+
+def _render_frame(request: HttpRequest, search_id: int, state: _PageState) -> tuple[str, bool]:
     search = Search.objects.filter(pk=search_id).first()
     if search is None:
         return sse_event("done", '<div id="results"><p>This search was deleted.</p></div>'), True

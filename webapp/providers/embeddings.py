@@ -396,4 +396,9 @@ def _text(value: object) -> str:
 @cache
 def _shared_http(pid: int) -> httpx.Client:
     """One pooled client per process (keyed by pid: a forked worker must not share sockets)."""
-    return httpx.Client(follow_redirects=False)
+    # No cap on connections: a worker runs up to WORKER_CONCURRENCY calls at once, and
+    # httpx's default of 100 would queue the rest inside the client, unseen.
+    return httpx.Client(
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=32),
+    )

@@ -127,23 +127,27 @@ def _save_outcome(outcome: _Outcome) -> None:
 
 
 _pool: ThreadPoolExecutor | None = None
+_client: httpx.Client | None = None
 _pool_lock = threading.Lock()
 
 
-def _fetch_pool() -> ThreadPoolExecutor:
-    """The process's image fetchers, shared by every search it runs at once.
+def _fetchers() -> tuple[ThreadPoolExecutor, httpx.Client]:
+    """The process's image fetchers and their HTTP client, shared by every search it runs.
 
     One pool, not one per search: a worker runs many searches in threads, and a
     pool each would start THUMBNAIL_CONCURRENCY threads per search. Fetching is a
     network wait; the decoding inside it goes through the CPU pool (webapp/cpu.py).
+    One client too (it is thread-safe), so connections to a host are reused, and
+    no search can close it under another's feet.
     """
-    global _pool
+    global _pool, _client
     with _pool_lock:
-        if _pool is None:
+        if _pool is None or _client is None:
             _pool = ThreadPoolExecutor(
                 max_workers=settings.THUMBNAIL_CONCURRENCY, thread_name_prefix="thumbnail-fetch"
             )
-        return _pool
+            _client = make_fetch_client()
+        return _pool, _client
 
 
 _in_flight: dict[int, Future[_Outcome]] = {}
@@ -184,8 +188,7 @@ class ThumbnailBatch:
     """
 
     def __init__(self, on_saved: Callable[[], None] | None = None) -> None:
-        self._client = make_fetch_client()
-        self._pool = _fetch_pool()
+        self._pool, self._client = _fetchers()
         self._running: list[Future[_Outcome]] = []
         self._seen: set[int] = set()
         self._on_saved = on_saved
@@ -204,22 +207,23 @@ class ThumbnailBatch:
         self._save_all(finished)
 
     def close(self) -> None:
-        """Wait for every fetch, saving each as it lands; release the pool and connections."""
-        try:
-            while self._running:
-                release_connection()  # the wait is the network's
-                done, pending = wait(self._running, return_when=FIRST_COMPLETED)
-                self._running = list(pending)
-                self._save_all(list(done))
-        finally:
-            for future in self._running:  # only after an error: drop what has not started
-                future.cancel()
-            self._client.close()
+        """Wait for every fetch, saving each as it lands.
+
+        After an error, fetches still running are left to finish (each has its own
+        deadline): another search may be sharing them.
+        """
+        while self._running:
+            release_connection()  # the wait is the network's
+            done, pending = wait(self._running, return_when=FIRST_COMPLETED)
+            self._running = list(pending)
+            self._save_all(list(done))
 
     def _save_all(self, finished: list[Future[_Outcome]]) -> None:
         if not finished:
             return
         for future in finished:
+            if future.cancelled():
+                continue
             outcome = future.result()
             retry_on_disconnect(partial(_save_outcome, outcome))
             self.ready += outcome.ok
