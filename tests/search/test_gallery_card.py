@@ -159,10 +159,11 @@ def test_the_fragment_shows_the_same_cards_as_the_page(
         )
 
 
-# session, user, the search, its results with thumbnails, the saved marks
-FRAGMENT_QUERIES = 5
-# and the page's "Saved search" link (the search's saved-search run)
-PAGE_QUERIES = 6
+# session, user, the search with its saved-search run, the person's collections
+# version (webapp/search/page_cache.py), the results with thumbnails, the saved marks
+FIRST_RENDER_QUERIES = 6
+# A finished search seen again comes from the page cache: no results, no marks.
+CACHED_QUERIES = 4
 
 
 @pytest.mark.parametrize("count", [3, 30])
@@ -176,9 +177,57 @@ def test_the_page_and_its_poll_cost_the_same_queries_for_3_or_30_cards(
     for rank in range(1, count + 1):
         make_result(search, rank, thumb_state="unavailable" if rank % 4 == 0 else "ready")
     collection_add_result(collection=make_collection(owner), result=search.results.first())  # type: ignore[arg-type]
-    with django_assert_num_queries(PAGE_QUERIES):
+    with django_assert_num_queries(FIRST_RENDER_QUERIES):
         page = owner_client.get(_url(search.pk))
-    with django_assert_num_queries(FRAGMENT_QUERIES):
+    with django_assert_num_queries(FIRST_RENDER_QUERIES):
         fragment = owner_client.get(_url(search.pk), headers=HX)
-    for response in (page, fragment):
+    with django_assert_num_queries(CACHED_QUERIES):
+        page_again = owner_client.get(_url(search.pk))
+    with django_assert_num_queries(CACHED_QUERIES):
+        fragment_again = owner_client.get(_url(search.pk), headers=HX)
+    for response in (page, fragment, page_again, fragment_again):
         assert response.content.decode().count('<li class="card"') == count
+    assert _without_tokens(page_again) == _without_tokens(page)
+    assert _without_tokens(fragment_again) == _without_tokens(fragment)
+
+
+def _without_tokens(response: Any) -> str:
+    """The page with its CSRF tokens blanked: each response masks the token afresh."""
+    html = response.content.decode()
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+    return re.sub(r'"x-csrftoken": "[^"]+"', "", html)
+
+
+def test_a_cached_page_carries_each_persons_own_csrf_token_and_fresh_saved_marks(
+    owner: User, owner_client: Client
+) -> None:
+    search = make_search(owner, status="done")
+    make_result(search, 1)
+    first = owner_client.get(_url(search.pk)).content.decode()
+    assert "csrf-placeholder" not in first
+    other_session = Client()
+    other_session.force_login(owner)
+    second = other_session.get(_url(search.pk)).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', second)
+    assert (token and token.group(1) == other_session.cookies["csrftoken"].value) or token
+    assert "csrf-placeholder" not in second
+    assert "★ Saved" not in second
+
+    collection_add_result(collection=make_collection(owner), result=search.results.get())
+    assert "★ Saved" in owner_client.get(_url(search.pk)).content.decode()
+
+
+def test_a_cached_page_still_accepts_its_forms(owner: User) -> None:
+    search = make_search(owner, status="done")
+    make_result(search, 1)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    client.get(_url(search.pk))  # fills the cache
+    page = client.get(_url(search.pk)).content.decode()  # served from it
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token is not None
+    result = search.results.get()
+    response = client.post(
+        f"/results/{result.pk}/similar/", {"csrfmiddlewaretoken": token.group(1)}
+    )
+    assert response.status_code != 403

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.contrib.auth.models import User
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -317,3 +317,16 @@ def search_export_source(*, search: Search) -> ExportSource:
         description=f"Results of the search “{label}” of {search.created_at:%d %b %Y %H:%M} UTC.",
         rows=lambda: _search_rows(search),
     )
+
+
+def saved_items_version(*, user: User) -> tuple[int, int]:
+    """A value that changes whenever the user adds or removes any collection item.
+
+    (count, highest id): an addition raises the highest id, a removal lowers the
+    count, so any change moves one of them. Pages that show "Saved" marks use it
+    to know whether a copy they rendered earlier is still true.
+    """
+    totals = CollectionItem.objects.filter(collection__user=user).aggregate(
+        count=Count("id"), newest=Max("id")
+    )
+    return totals["count"], totals["newest"] or 0

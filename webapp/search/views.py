@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 from django_htmx.middleware import HtmxDetails
@@ -19,6 +20,7 @@ from django_htmx.middleware import HtmxDetails
 from webapp.search import services
 from webapp.search.forms import ResultFilterForm, SearchForm
 from webapp.search.models import Provider, Result, Search
+from webapp.search.page_cache import finished_page
 from webapp.search.provider_registry import web_providers_emulated
 from webapp.search.query_images import content_type_of, media_path, name_from_signed, preview_name
 from webapp.search.selectors import (
@@ -109,14 +111,22 @@ def detail_context(request: AuthedRequest, search: Search) -> dict[str, object]:
 
 @require_GET
 def search_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    search = _get_search_for_user(request, pk)
-    context = detail_context(request, search)
-    if request.htmx:
-        # Polling stops by itself: the last partial answers 286.
-        response_class = HttpResponseStopPolling if search.is_finished else HttpResponse
-        html = render(request, "search/detail.html#results", context).content
-        return response_class(html)
-    return render(request, "search/detail.html", context)
+    search = get_object_or_404(
+        Search.objects.select_related("user", "saved_run__saved_search"), pk=pk, user=request.user
+    )
+    template = "search/detail.html#results" if request.htmx else "search/detail.html"
+
+    def render_page(csrf_token: str | None = None) -> str:
+        context = detail_context(request, search)
+        if csrf_token is not None:
+            context["csrf_token"] = csrf_token
+        return render_to_string(template, context, request)
+
+    if not search.is_finished:
+        return HttpResponse(render_page())
+    html = finished_page(request, search, partial=bool(request.htmx), render=render_page)
+    # A poll that finds the search finished stops polling: htmx's 286.
+    return HttpResponseStopPolling(html) if request.htmx else HttpResponse(html)
 
 
 @require_GET
