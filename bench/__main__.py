@@ -25,6 +25,7 @@ SECTIONS = [
     ("dashboard", "Staff dashboard with 100,000 searches (issue 6)"),
     ("pipeline", "Search pipeline: capacity, mixed load, live streams (issue 9)"),
     ("pages", "Pages under load (issue 9)"),
+    ("live_latency", "Live pages: worker store to image on screen (issue 9)"),
 ]
 
 
