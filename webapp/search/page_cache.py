@@ -18,23 +18,33 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 
 from webapp.collections.selectors import saved_items_version
-from webapp.search.models import Search
 
 CSRF_PLACEHOLDER = "csrf-placeholder-5d1c0e"
 KEEP_SECONDS = 3600
 
 
+@dataclass(frozen=True)
+class PageVersion:
+    """What identifies a finished search's page, besides the person and the URL."""
+
+    search_id: int
+    finished_at: datetime | None
+    saved_run_id: int | None
+
+
 def finished_page(
-    request: HttpRequest, search: Search, *, partial: bool, render: Callable[[str], str]
+    request: HttpRequest, version: PageVersion, *, partial: bool, render: Callable[[str], str]
 ) -> str:
     """The page (or its partial), from the cache or from ``render(csrf_token)``."""
-    key = _key(request, search, partial=partial)
+    key = _key(request, version, partial=partial)
     html: str | None = cache.get(key)
     if html is None:
         html = render(CSRF_PLACEHOLDER)
@@ -42,15 +52,14 @@ def finished_page(
     return html.replace(CSRF_PLACEHOLDER, get_token(request))
 
 
-def _key(request: HttpRequest, search: Search, *, partial: bool) -> str:
-    saved_run = getattr(search, "saved_run", None)
+def _key(request: HttpRequest, version: PageVersion, *, partial: bool) -> str:
     parts = [
-        search.pk,
-        search.finished_at.isoformat() if search.finished_at else "",
+        version.search_id,
+        version.finished_at.isoformat() if version.finished_at else "",
+        version.saved_run_id,
         "partial" if partial else "page",
         request.GET.urlencode(),
-        saved_run.pk if saved_run is not None else "",
-        *saved_items_version(user=search.user),
+        *saved_items_version(user=request.user),  # type: ignore[arg-type]
     ]
     digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
     return f"gallery:{digest}"

@@ -20,7 +20,7 @@ from django_htmx.middleware import HtmxDetails
 from webapp.search import services
 from webapp.search.forms import ResultFilterForm, SearchForm
 from webapp.search.models import Provider, Result, Search
-from webapp.search.page_cache import finished_page
+from webapp.search.page_cache import PageVersion, finished_page
 from webapp.search.provider_registry import web_providers_emulated
 from webapp.search.query_images import content_type_of, media_path, name_from_signed, preview_name
 from webapp.search.selectors import (
@@ -111,20 +111,27 @@ def detail_context(request: AuthedRequest, search: Search) -> dict[str, object]:
 
 @require_GET
 def search_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    search = get_object_or_404(
-        Search.objects.select_related("user", "saved_run__saved_search"), pk=pk, user=request.user
+    # What the page cache needs first, in one narrow query; the whole search (and its
+    # results) is read only when the page has to be rendered.
+    state = Search.objects.filter(pk=pk, user=request.user).values(
+        "status", "finished_at", "saved_run__id"
     )
+    found = state.first()
+    if found is None:
+        raise Http404("No such search")
     template = "search/detail.html#results" if request.htmx else "search/detail.html"
 
     def render_page(csrf_token: str | None = None) -> str:
+        search = Search.objects.select_related("saved_run__saved_search").get(pk=pk)
         context = detail_context(request, search)
         if csrf_token is not None:
             context["csrf_token"] = csrf_token
         return render_to_string(template, context, request)
 
-    if not search.is_finished:
+    if found["status"] not in Search.FINISHED:
         return HttpResponse(render_page())
-    html = finished_page(request, search, partial=bool(request.htmx), render=render_page)
+    version = PageVersion(pk, found["finished_at"], found["saved_run__id"])
+    html = finished_page(request, version, partial=bool(request.htmx), render=render_page)
     # A poll that finds the search finished stops polling: htmx's 286.
     return HttpResponseStopPolling(html) if request.htmx else HttpResponse(html)
 
