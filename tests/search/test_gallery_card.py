@@ -161,9 +161,9 @@ def test_the_fragment_shows_the_same_cards_as_the_page(
 
 # session, user, the search with its saved-search run, the person's collections
 # version (webapp/search/page_cache.py), the results with thumbnails, the saved marks
-FIRST_RENDER_QUERIES = 7
+FIRST_RENDER_QUERIES = 6
 # A finished search seen again comes from the page cache: no results, no marks.
-CACHED_QUERIES = 4
+CACHED_QUERIES = 3
 
 
 @pytest.mark.parametrize("count", [3, 30])

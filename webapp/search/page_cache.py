@@ -6,6 +6,7 @@ so its gallery, as one person sees it, depends only on:
 - the URL's query string (filters, sort) and whether htmx asked for the partial;
 - whether it is a saved search, and which of its images the person keeps in a
   collection (``saved_items_version``: any change to their collections moves it).
+The view reads all of these with the search's status in one query.
 Those make the cache key; an entry never needs deleting, it simply stops being
 asked for. The CSRF token differs per person and per response, so pages are
 kept with a placeholder and the request's own token goes in on the way out.
@@ -25,8 +26,6 @@ from django.core.cache import cache
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 
-from webapp.collections.selectors import saved_items_version
-
 CSRF_PLACEHOLDER = "csrf-placeholder-5d1c0e"
 KEEP_SECONDS = 3600
 
@@ -38,6 +37,8 @@ class PageVersion:
     search_id: int
     finished_at: datetime | None
     saved_run_id: int | None
+    # webapp.collections.selectors.saved_items_version: the person's collections changed.
+    saved_items: tuple[int, int]
 
 
 def finished_page(
@@ -59,7 +60,7 @@ def _key(request: HttpRequest, version: PageVersion, *, partial: bool) -> str:
         version.saved_run_id,
         "partial" if partial else "page",
         request.GET.urlencode(),
-        *saved_items_version(user=request.user),  # type: ignore[arg-type]
+        *version.saved_items,
     ]
     digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
     return f"gallery:{digest}"

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 from django_htmx.middleware import HtmxDetails
 
+from webapp.collections.selectors import saved_items_version_columns
 from webapp.search import services
 from webapp.search.forms import ResultFilterForm, SearchForm
 from webapp.search.models import Provider, Result, Search
@@ -113,8 +114,11 @@ def detail_context(request: AuthedRequest, search: Search) -> dict[str, object]:
 def search_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     # What the page cache needs first, in one narrow query; the whole search (and its
     # results) is read only when the page has to be rendered.
-    state = Search.objects.filter(pk=pk, user=request.user).values(
-        "status", "finished_at", "saved_run__id"
+    saved = saved_items_version_columns(user_id=request.user.pk)
+    state = (
+        Search.objects.filter(pk=pk, user=request.user)
+        .annotate(saved_count=saved["saved_count"], saved_newest=saved["saved_newest"])
+        .values("status", "finished_at", "saved_run__id", "saved_count", "saved_newest")
     )
     found = state.first()
     if found is None:
@@ -130,7 +134,12 @@ def search_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 
     if found["status"] not in Search.FINISHED:
         return HttpResponse(render_page())
-    version = PageVersion(pk, found["finished_at"], found["saved_run__id"])
+    version = PageVersion(
+        search_id=pk,
+        finished_at=found["finished_at"],
+        saved_run_id=found["saved_run__id"],
+        saved_items=(found["saved_count"] or 0, found["saved_newest"] or 0),
+    )
     html = finished_page(request, version, partial=bool(request.htmx), render=render_page)
     # A poll that finds the search finished stops polling: htmx's 286.
     return HttpResponseStopPolling(html) if request.htmx else HttpResponse(html)
