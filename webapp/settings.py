@@ -175,6 +175,32 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
 WHITENOISE_MANIFEST_STRICT = False
 
+# --- Caches and sessions ------------------------------------------------------------
+# "pages": rendered pages of finished searches (webapp/search/page_cache.py), in each
+# process's memory. "default": Redis when there is one (production: CACHE_URL, else the
+# broker's Redis), which also holds sessions in front of the database; without Redis
+# (the embedded default) sessions stay in the database alone.
+CACHE_URL = env_str(
+    "CACHE_URL",
+    env_str("CELERY_BROKER_URL") if env_str("CELERY_BROKER_URL").startswith("redis") else "",
+)
+CACHES: dict[str, dict[str, object]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "pages": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 500},
+    },
+}
+if CACHE_URL:
+    if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL, got {CACHE_URL!r}")
+    CACHES["default"] = {
+        "BACKEND": "webapp.cache.TolerantRedisCache",
+        "LOCATION": CACHE_URL,
+        "KEY_PREFIX": "loupe",
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

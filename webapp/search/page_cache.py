@@ -11,7 +11,7 @@ Those make the cache key; an entry never needs deleting, it simply stops being
 asked for. The CSRF token differs per person and per response, so pages are
 kept with a placeholder and the request's own token goes in on the way out.
 
-The cache is Django's default (per process, in memory): a miss only costs the
+The cache is the "pages" cache (per process, in memory): a miss only costs the
 render this module saves.
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 
@@ -46,10 +46,10 @@ def finished_page(
 ) -> str:
     """The page (or its partial), from the cache or from ``render(csrf_token)``."""
     key = _key(request, version, partial=partial)
-    html: str | None = cache.get(key)
+    html: str | None = caches["pages"].get(key)
     if html is None:
         html = render(CSRF_PLACEHOLDER)
-        cache.set(key, html, KEEP_SECONDS)
+        caches["pages"].set(key, html, KEEP_SECONDS)
     return html.replace(CSRF_PLACEHOLDER, get_token(request))
 
 
