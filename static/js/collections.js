@@ -29,6 +29,9 @@
     menu.innerHTML = '<p class="muted small save-menu-loading">Loading your collections…</p>';
     window.htmx.ajax("GET", toggle.href, { target: menu, swap: "innerHTML", source: toggle })
       .then(function () {
+        // htmx wires the menu's forms when the swap settles, which can come after this
+        // promise; a quick Enter would then submit the form as a plain page. Wire it now.
+        window.htmx.process(menu);
         const first = menu.querySelector("button, input:not([type=hidden])");
         if (first && openToggle === toggle) first.focus();
       });

@@ -330,19 +330,3 @@ def saved_items_version(*, user: User) -> tuple[int, int]:
         count=Count("id"), newest=Max("id")
     )
     return totals["count"], totals["newest"] or 0
-
-
-def saved_items_version_columns(*, user_id: int) -> dict[str, Subquery]:
-    """``saved_items_version`` as two columns to annotate onto another query.
-
-    The gallery reads them with the search itself, in one query.
-    """
-    items = (
-        CollectionItem.objects.filter(collection__user_id=user_id)
-        .order_by()
-        .values("collection__user_id")
-    )
-    return {
-        "saved_count": Subquery(items.annotate(n=Count("id")).values("n")[:1]),
-        "saved_newest": Subquery(items.annotate(m=Max("id")).values("m")[:1]),
-    }

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.core.cache import caches
 from django.http import HttpRequest
@@ -35,7 +34,7 @@ class PageVersion:
     """What identifies a finished search's page, besides the person and the URL."""
 
     search_id: int
-    finished_at: datetime | None
+    finished_at: str
     saved_run_id: int | None
     # webapp.collections.selectors.saved_items_version: the person's collections changed.
     saved_items: tuple[int, int]
@@ -56,7 +55,7 @@ def finished_page(
 def _key(request: HttpRequest, version: PageVersion, *, partial: bool) -> str:
     parts = [
         version.search_id,
-        version.finished_at.isoformat() if version.finished_at else "",
+        version.finished_at,
         version.saved_run_id,
         "partial" if partial else "page",
         request.GET.urlencode(),

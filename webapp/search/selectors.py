@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TypedDict
 from urllib.parse import quote, urlsplit
 
 from django.contrib.auth.models import User
+from django.db import connection
 from django.db.models import QuerySet
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
@@ -265,3 +266,47 @@ def thumbnail_for_viewer(*, user: User, digest: str) -> Thumbnail | None:
     if thumb.collection_items.filter(collection__user=user).exists():
         return thumb
     return None
+
+
+@dataclass(frozen=True)
+class GalleryState:
+    """What decides whether a gallery page can come from the page cache."""
+
+    status: str
+    finished_at: str  # as the database gives it: only compared, never shown
+    saved_run_id: int | None
+    saved_items: tuple[int, int]  # see collections.selectors.saved_items_version
+
+
+@cache
+def _gallery_state_sql() -> str:
+    from webapp.collections.models import Collection, CollectionItem, SavedSearchRun
+
+    item, collection = CollectionItem._meta.db_table, Collection._meta.db_table
+    of_user = (
+        f'FROM "{item}" i JOIN "{collection}" c ON i."collection_id" = c."id" '
+        f'WHERE c."user_id" = s."user_id"'
+    )
+    # Only table names from the models are interpolated; the values are parameters.
+    search, run = Search._meta.db_table, SavedSearchRun._meta.db_table
+    return (
+        f'SELECT s."status", s."finished_at", r."id", '  # noqa: S608
+        f'(SELECT COUNT(i."id") {of_user}), (SELECT MAX(i."id") {of_user}) '
+        f'FROM "{search}" s LEFT JOIN "{run}" r ON r."search_id" = s."id" '
+        f'WHERE s."id" = %s AND s."user_id" = %s'
+    )
+
+
+def gallery_state(*, search_id: int, user_id: int) -> GalleryState | None:
+    """The search's state and the owner's collections version, in one query; None: not theirs.
+
+    Hand-written SQL because it runs on every view of a gallery page, and the ORM
+    spent longer compiling this query (about 0.7 ms) than the database running it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_gallery_state_sql(), [search_id, user_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    status, finished_at, saved_run_id, count, newest = row
+    return GalleryState(status, str(finished_at), saved_run_id, (count or 0, newest or 0))

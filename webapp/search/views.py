@@ -17,7 +17,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 from django_htmx.middleware import HtmxDetails
 
-from webapp.collections.selectors import saved_items_version_columns
 from webapp.search import services
 from webapp.search.forms import ResultFilterForm, SearchForm
 from webapp.search.models import Provider, Result, Search
@@ -25,6 +24,7 @@ from webapp.search.page_cache import PageVersion, finished_page
 from webapp.search.provider_registry import web_providers_emulated
 from webapp.search.query_images import content_type_of, media_path, name_from_signed, preview_name
 from webapp.search.selectors import (
+    gallery_state,
     search_gallery,
     search_history_for,
     thumbnail_for_viewer,
@@ -114,14 +114,8 @@ def detail_context(request: AuthedRequest, search: Search) -> dict[str, object]:
 def search_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     # What the page cache needs first, in one narrow query; the whole search (and its
     # results) is read only when the page has to be rendered.
-    saved = saved_items_version_columns(user_id=request.user.pk)
-    state = (
-        Search.objects.filter(pk=pk, user=request.user)
-        .annotate(saved_count=saved["saved_count"], saved_newest=saved["saved_newest"])
-        .values("status", "finished_at", "saved_run__id", "saved_count", "saved_newest")
-    )
-    found = state.first()
-    if found is None:
+    state = gallery_state(search_id=pk, user_id=request.user.pk)
+    if state is None:
         raise Http404("No such search")
     template = "search/detail.html#results" if request.htmx else "search/detail.html"
 
@@ -132,14 +126,9 @@ def search_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             context["csrf_token"] = csrf_token
         return render_to_string(template, context, request)
 
-    if found["status"] not in Search.FINISHED:
+    if state.status not in Search.FINISHED:
         return HttpResponse(render_page())
-    version = PageVersion(
-        search_id=pk,
-        finished_at=found["finished_at"],
-        saved_run_id=found["saved_run__id"],
-        saved_items=(found["saved_count"] or 0, found["saved_newest"] or 0),
-    )
+    version = PageVersion(pk, state.finished_at, state.saved_run_id, state.saved_items)
     html = finished_page(request, version, partial=bool(request.htmx), render=render_page)
     # A poll that finds the search finished stops polling: htmx's 286.
     return HttpResponseStopPolling(html) if request.htmx else HttpResponse(html)
