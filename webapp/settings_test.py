@@ -26,3 +26,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # Django "closes" them, and PostgreSQL then refuses to drop the test database.
 # (The worker and web processes that tests start run webapp.settings, pool and all.)
 DATABASES["default"].get("OPTIONS", {}).pop("pool", None)  # noqa: F405
+# Sessions in the database alone, with or without Redis: the tests pin query counts,
+# and those must not depend on the machine. (tests/web/test_tolerant_cache.py covers
+# sessions read through Redis.)
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
