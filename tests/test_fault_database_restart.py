@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.processes import RedisServer, free_port, wait_for
 from tests.fixtures.services import skip_or_fail
 from tests.test_end_to_end_worker import ROOT
-from tests.test_faults import RedisServer, _free_port, _wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -41,7 +41,7 @@ class OwnPostgres:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.data = folder / "data"
-        self.port = _free_port()
+        self.port = free_port()
 
     @property
     def url(self) -> str:
@@ -147,7 +147,7 @@ def test_searches_in_flight_survive_a_database_restart(
         subprocess.run(
             [python, "manage.py", "shell", "-c", make_searches], cwd=ROOT, env=env, check=True
         )
-        _wait_for(
+        wait_for(
             lambda: (
                 int(own_postgres.query("SELECT count(*) FROM search_search WHERE status='running'"))
                 > 0

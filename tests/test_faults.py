@@ -9,12 +9,10 @@ with short leases so the test takes seconds rather than a minute.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,70 +20,14 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import User
 
-from tests.fixtures.services import running_in_ci, skip_or_fail
+from tests.fixtures.processes import RedisServer, wait_for
+from tests.fixtures.services import running_in_ci
 from tests.test_end_to_end_worker import ROOT, _database_url, _drop_broker_connections
 from webapp.celery import app as celery_app
 from webapp.search.models import Result, Search
 from webapp.search.services import search_create
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class RedisServer:
-    """A Redis of this test's own, on a free port, keeping nothing on disk."""
-
-    def __init__(self, folder: Path) -> None:
-        self.port = _free_port()
-        self.folder = folder
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            skip_or_fail("redis-server is not installed (apt-get install redis-server)")
-        self.process = subprocess.Popen(
-            [
-                *(str(binary), "--port", str(self.port), "--bind", "127.0.0.1"),
-                *("--save", "", "--appendonly", "no", "--dir", str(self.folder)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _wait_for(lambda: _accepts(self.port), 10, "Redis to start")
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(10)
-            self.process = None
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -204,7 +146,7 @@ def test_a_search_whose_worker_is_killed_finishes_on_the_next_worker(
     emulator.set_timing(iqs_latency=4.0)  # the worker dies while it waits on IQS
     first = workers.start()
     search = search_create(user=owner, query="lion", provider="iqs")
-    _wait_for(lambda: Search.objects.get(pk=search.pk).status == "running", 60, "the claim")
+    wait_for(lambda: Search.objects.get(pk=search.pk).status == "running", 60, "the claim")
     first.send_signal(signal.SIGKILL)
     first.wait(10)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_end_to_end_worker import ROOT
-from tests.test_faults import _accepts, _free_port
+from tests.fixtures.processes import web_server
+from tests.test_end_to_end_worker import _database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,32 +47,14 @@ async def _load_while_restarting(base: str, master_pid: int, seconds: float) -> 
 
 
 def test_restarting_the_web_workers_under_load_drops_no_request(tmp_path: Path) -> None:
-    from tests.test_end_to_end_worker import _database_url
-
-    port = _free_port()
     env = {
-        **os.environ,
         "DJANGO_SETTINGS_MODULE": "webapp.settings_test",
         "DATABASE_URL": _database_url(),
         "LOUPE_VAR_DIR": str(tmp_path / "var"),
         "SECRET_KEY": "restart-test",
-        "WEB_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
-        "WEB_ACCESS_LOG": "/dev/null",
     }
-    log = (tmp_path / "web.log").open("wb")
-    server = subprocess.Popen(
-        ["./scripts/web.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not _accepts(port):
-            assert time.monotonic() < deadline and server.poll() is None, "web did not start"
-            time.sleep(0.1)
-        outcomes = asyncio.run(_load_while_restarting(f"http://127.0.0.1:{port}", server.pid, 9))
-    finally:
-        server.terminate()
-        server.wait(30)
-        log.close()
+    with web_server(env, tmp_path / "web.log") as (base, master_pid):
+        outcomes = asyncio.run(_load_while_restarting(base, master_pid, 9))
     assert set(outcomes) == {"200"}, outcomes
     assert outcomes["200"] > 100

@@ -5,10 +5,6 @@ result."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +15,8 @@ from django.contrib.auth.models import User
 
 from tests.factories import make_result
 from tests.fixtures.browser import screenshot
-from tests.test_end_to_end_worker import ROOT, _database_url
+from tests.fixtures.processes import web_server
+from tests.test_end_to_end_worker import _database_url
 from webapp.live.bus import publish
 from webapp.search.models import Search
 
@@ -28,51 +25,21 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "watcher-pass-123"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def asgi_server(tmp_path: Path, settings: Any) -> Iterator[str]:
     """scripts/web.sh (gunicorn + uvicorn) on the test database, as production serves."""
-    port = _free_port()
     var = tmp_path / "var"
     settings.LIVE_UPDATES_DIR = var / "live"  # the folder transport, shared with the server
     env = {
-        **os.environ,
         "DJANGO_SETTINGS_MODULE": "webapp.settings_test",
         "DATABASE_URL": _database_url(),
         "LOUPE_VAR_DIR": str(var),
         "LIVE_UPDATES_URL": str(django_settings.LIVE_UPDATES_URL),
         "SECRET_KEY": "live-page-test",
-        "WEB_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "1",
-        "WEB_ACCESS_LOG": "/dev/null",
     }
-    log = (tmp_path / "web.log").open("wb")
-    server = subprocess.Popen(
-        ["./scripts/web.sh"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 30
-    while not _accepts(port):
-        if time.monotonic() > deadline or server.poll() is not None:
-            raise AssertionError((tmp_path / "web.log").read_text(errors="replace")[-3000:])
-        time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    server.terminate()
-    server.wait(20)
-    log.close()
-
-
-def _accepts(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+    with web_server(env, tmp_path / "web.log") as (base, _):
+        yield base
 
 
 def _signed_in_page(browser: Any, base: str, **context_options: Any) -> Any:

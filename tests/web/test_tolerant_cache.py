@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from tests.test_faults import RedisServer
+from tests.fixtures.processes import RedisServer
 from webapp.cache import MAX_TIMEOUT_SECONDS, TolerantRedisCache
 
 
