@@ -185,3 +185,19 @@ def test_searches_a_broker_forgot_in_a_restart_are_sent_again(
     for search in searches:
         _wait_until_finished(search, 60, workers)
         _assert_complete_and_unduplicated(search, workers)
+
+
+def test_searches_in_flight_when_the_broker_restarts_all_finish(
+    owner: User, workers: Workers, redis_server: RedisServer, emulator: Any
+) -> None:
+    redis_server.start()
+    emulator.set_timing(iqs_latency=3.0)
+    workers.start()
+    searches = [search_create(user=owner, query="lion", provider="iqs") for _ in range(6)]
+    wait_for(lambda: Search.objects.filter(status="running").exists(), 60, "the first claims")
+    redis_server.kill()  # running ones lose their broker connection; queued ones their messages
+    redis_server.start()
+    emulator.set_timing(iqs_latency=0.2)
+    for search in searches:
+        _wait_until_finished(search, 90, workers)
+        _assert_complete_and_unduplicated(search, workers)
