@@ -20,7 +20,7 @@ from uvicorn_worker import UvicornWorker
 
 from webapp.live.bus import drain_streams
 
-DRAIN_IDLE_SECONDS = 2.0
+DRAIN_IDLE_SECONDS = 5.0
 
 
 class DrainingHttpToolsProtocol(HttpToolsProtocol):
