@@ -27,7 +27,6 @@ figure off its target is printed as such.
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import signal
@@ -42,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench.stack import Stack
+from bench.stack import Row, Stack, percentile, say
 
 TARGET_P95_MS = 300.0
 GAP_SECONDS = (0.15, 0.30)
@@ -91,18 +90,6 @@ OBSERVER_JS = """
 """
 
 T = TypeVar("T")
-Row = tuple[str, str]
-
-
-def _say(rows: list[Row]) -> None:
-    for label, value in rows:
-        print(f"- {label}: {value}", flush=True)
-
-
-def _pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 @dataclass
@@ -303,7 +290,7 @@ def _spread(values: list[float]) -> str:
     if not values:
         return "n/a"
     return (
-        f"p50 {statistics.median(values):.0f} ms, p95 {_pct(values, 95):.0f} ms, "
+        f"p50 {statistics.median(values):.0f} ms, p95 {percentile(values, 95):.0f} ms, "
         f"max {max(values):.0f} ms"
     )
 
@@ -317,7 +304,7 @@ def _rows(transport: str, stored: list[Stored], seen: dict[str, Any]) -> list[Ro
         total = sum(1 for s in stored if s.kind == kind)
         everything += dom
         if dom:
-            p95 = _pct(dom, 95)
+            p95 = percentile(dom, 95)
             verdict = "meets" if p95 <= TARGET_P95_MS and not missing else "MISSES"
             value = (
                 f"{_spread(dom)} (target p95 ≤ {TARGET_P95_MS:.0f} ms: {verdict}); "
@@ -400,7 +387,7 @@ def run() -> None:
             orm.call(_write_thumb_file)
             stack.start_web()
             setup = time.monotonic() - began
-            _say(
+            say(
                 [
                     (
                         "setup",
@@ -417,7 +404,7 @@ def run() -> None:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
                     context = _sign_in(browser, stack.web_url)
-                    _say(run_transport(stack, orm, context, "Redis pub/sub", cards, seed=9))
+                    say(run_transport(stack, orm, context, "Redis pub/sub", cards, seed=9))
 
                     # The embedded default: the same folder for this process and the server.
                     from django.conf import settings
@@ -428,7 +415,7 @@ def run() -> None:
                     stack.start_web()
                     live_dir = settings.LIVE_UPDATES_DIR
                     print(f"- (folder transport: {live_dir}, polled every 50 ms)", flush=True)
-                    _say(run_transport(stack, orm, context, "folder (file)", cards, seed=10))
+                    say(run_transport(stack, orm, context, "folder (file)", cards, seed=10))
                     context.close()
                 finally:
                     browser.close()

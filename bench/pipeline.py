@@ -59,7 +59,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.stack import Stack, cpu_seconds, open_connections_to, rss_mb
+from bench.stack import (
+    Row,
+    Stack,
+    cpu_seconds,
+    open_connections_to,
+    percentile,
+    rss_mb,
+    say,
+)
 
 PARTS = ("capacity", "mixed", "streams")
 CAPACITY_SEARCHES = 150
@@ -76,19 +84,6 @@ MIXED_TIMEOUT = 90.0
 # The text queries: a set the warm-up has already run, so their pictures are rendered
 # in the emulator's cache and their thumbnails are stored (see the module docstring).
 WORDS = ["lion", "tiger", "mountain", "river", "bridge", "panda"]
-
-Row = tuple[str, str]
-
-
-def _say(rows: list[Row]) -> None:
-    for label, value in rows:
-        print(f"- {label}: {value}", flush=True)
-
-
-def _pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
 
 
 def _fresh_queries() -> bool:
@@ -306,7 +301,7 @@ def part_mixed(stack: Stack) -> list[Row]:
     text_done, text_first = spans(text_ids)
     image_done, image_first = spans(image_ids)
     if text_done:
-        p95 = _pct(text_done, 95)
+        p95 = percentile(text_done, 95)
         verdict = "meets" if p95 <= MIXED_TARGET_P95 and len(text_done) == MIXED_TEXTS else "MISSES"
         text_row = (
             f"p50 {statistics.median(text_done):.2f} s, p95 {p95:.2f} s, "
@@ -436,8 +431,8 @@ async def _httpx_load(url: str, seconds: float, headers: dict[str, str]) -> Load
         await asyncio.gather(*(one() for _ in range(LOAD_CONNECTIONS)))
         elapsed = time.monotonic() - began
     return Load(
-        _pct(latencies, 50) if latencies else 0.0,
-        _pct(latencies, 99) if latencies else 0.0,
+        percentile(latencies, 50) if latencies else 0.0,
+        percentile(latencies, 99) if latencies else 0.0,
         len(latencies) / elapsed,
         "asyncio + httpx",
         len(latencies),
@@ -566,7 +561,8 @@ async def _streams_async(stack: Stack, ids: list[int], cookie: str, seconds: flo
     web = f"{stack.web_concurrency} uvicorn workers"
     opened = f"{len(healthy)} of {STREAMS} streaming after {open_seconds:.1f} s"
     if firsts:
-        opened += f"; first frame p50 {_pct(firsts, 50):.0f} ms, p99 {_pct(firsts, 99):.0f} ms"
+        p50, p99 = percentile(firsts, 50), percentile(firsts, 99)
+        opened += f"; first frame p50 {p50:.0f} ms, p99 {p99:.0f} ms"
     rows = [
         (
             f"streams: login page, no live pages open ({before.tool}, {LOAD_CONNECTIONS} "
@@ -687,13 +683,13 @@ def run() -> None:
                     f"text queries: {queries}; {', '.join(phases)}",
                 )
             ]
-            _say(rows)
+            say(rows)
             if "capacity" in parts:
-                _say(part_capacity(stack))
+                say(part_capacity(stack))
             if "mixed" in parts:
-                _say(part_mixed(stack))
+                say(part_mixed(stack))
             if "streams" in parts:
-                _say(part_streams(stack, seconds))
+                say(part_streams(stack, seconds))
         except BaseException:
             for name in ("worker", "web", "emulator", "redis"):
                 tail = stack.log_tail(name)
