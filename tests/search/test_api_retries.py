@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
@@ -71,15 +70,9 @@ def test_an_over_long_key_is_refused(owner_client: Client, queued_tasks: list[in
 def test_with_the_broker_down_the_answer_says_queued_and_that_is_true(
     owner: User,
     owner_client: Client,
-    monkeypatch: pytest.MonkeyPatch,
+    broker_down: None,
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
-    from webapp.search import tasks
-
-    def broker_down(search_id: int) -> None:
-        raise ConnectionRefusedError("broker down")
-
-    monkeypatch.setattr(tasks.run_search, "delay", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         status, body = _post(owner_client, {"query": "lion"})
     search = Search.objects.get()

@@ -81,15 +81,9 @@ def test_it_rejects_an_unknown_provider(owner_client: Client, queued_tasks: list
 
 def test_a_broker_that_is_down_keeps_the_search_queued_to_be_sent_later(
     owner_client: Client,
-    monkeypatch: pytest.MonkeyPatch,
+    broker_down: None,
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
-    from webapp.search import tasks
-
-    def broker_down(search_id: int) -> None:
-        raise ConnectionRefusedError("broker down")
-
-    monkeypatch.setattr(tasks.run_search, "delay", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(URL, {"query": "lion"})
     search = Search.objects.get()
